@@ -1,6 +1,8 @@
 //! The CNID database on top of a [`Store`]: key spaces, the stored layouts,
 //! and [`Txn`], which gathers every change of one request so it reaches the
-//! store as one atomic batch.
+//! store atomically: either straight as one batch, or merged into the
+//! [`Overlay`] of changes not yet handed to the store, which the flusher
+//! later applies as one batch for a whole group of requests.
 //!
 //! Key spaces (one ordered store, a one-byte prefix each):
 //!
@@ -14,6 +16,7 @@
 //! ```
 //! All numbers big-endian, so keys sort numerically.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -186,31 +189,51 @@ impl RootInfo {
     }
 }
 
+/// Writes by key (`None`: deleted) not yet in the store.
+pub type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// The changes of one request, applied atomically by [`Txn::commit`]. Reads
-/// see the request's own earlier writes.
+/// see the request's own earlier writes, then the pending overlay, then
+/// the store.
 pub struct Txn<'s, S: Store> {
     store: &'s S,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: Option<&'s RefCell<Overlay>>,
+    writes: Overlay,
 }
 
 impl<'s, S: Store> Txn<'s, S> {
+    /// A transaction whose commit goes straight to the store.
     pub fn new(store: &'s S) -> Self {
         Txn {
             store,
+            pending: None,
             writes: BTreeMap::new(),
         }
     }
 
+    /// A transaction whose commit joins `pending`.
+    pub fn over(store: &'s S, pending: &'s RefCell<Overlay>) -> Self {
+        Txn {
+            store,
+            pending: Some(pending),
+            writes: BTreeMap::new(),
+        }
+    }
+
+    /// The store, for scans. Scans do not see pending writes: the caller
+    /// applies them first.
     pub fn store(&self) -> &'s S {
         self.store
     }
 
     fn read<T>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<Option<T>, DbError> {
-        match self.writes.get(key) {
-            Some(Some(v)) => Ok(Some(f(v))),
-            Some(None) => Ok(None),
-            None => Ok(self.store.get(key)?.map(|v| f(v.as_ref()))),
+        if let Some(hit) = self.writes.get(key) {
+            return Ok(hit.as_deref().map(f));
         }
+        if let Some(hit) = self.pending.and_then(|p| p.borrow().get(key).cloned()) {
+            return Ok(hit.as_deref().map(f));
+        }
+        Ok(self.store.get(key)?.map(|v| f(v.as_ref())))
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -221,15 +244,18 @@ impl<'s, S: Store> Txn<'s, S> {
         self.writes.insert(key, None);
     }
 
-    /// Applies the changes; returns whether there were any.
+    /// Applies the changes (to the store, or into the pending overlay);
+    /// returns whether there were any.
     pub fn commit(self) -> Result<bool, DbError> {
         if self.writes.is_empty() {
             return Ok(false);
         }
-        let batch = WriteBatch {
-            ops: self.writes.into_iter().collect(),
-        };
-        self.store.apply(batch)?;
+        match self.pending {
+            Some(p) => p.borrow_mut().extend(self.writes),
+            None => self.store.apply(WriteBatch {
+                ops: self.writes.into_iter().collect(),
+            })?,
+        }
         Ok(true)
     }
 

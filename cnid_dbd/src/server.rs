@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cnid::Stamp;
@@ -27,7 +28,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::access::Policy;
 use crate::cmd;
-use crate::store::{SledStore, Store};
+use crate::db::Overlay;
+use crate::store::{SledStore, Store, WriteBatch};
 
 const LOG: &str = "cnid_dbd";
 
@@ -40,7 +42,9 @@ pub struct Volume {
     pub usock: PathBuf,
     pub params: DbParam,
     pub policy: Policy,
-    pub store: SledStore,
+    pub store: Arc<SledStore>,
+    /// Changes made by requests and not yet handed to the store.
+    pending: RefCell<Overlay>,
     pub stamp: Stamp,
     started: Instant,
     requests: Cell<u64>,
@@ -57,13 +61,16 @@ pub struct Volume {
     clients_changed: Notify,
 }
 
-/// Group commit: each change bumps `applied`; a reply waits until
-/// `durable` has caught up with what was applied when it was computed.
+/// Group commit. Each request's changes go into the pending overlay and
+/// bump `applied`; the flusher hands the whole overlay to the store as one
+/// batch and syncs it on another thread while this one goes on collecting
+/// the next group; with nosync 0 a reply waits until `durable` has caught
+/// up with what was applied when the reply was computed.
 struct Durability {
     applied: Cell<u64>,
     durable: watch::Sender<u64>,
     /// Changes since the last sync (for flush_frequency).
-    pending: Cell<u32>,
+    unsynced: Cell<u32>,
     wake: Notify,
     failed: Cell<bool>,
 }
@@ -97,7 +104,8 @@ impl Volume {
             usock,
             params,
             policy,
-            store,
+            store: Arc::new(store),
+            pending: RefCell::new(Overlay::new()),
             stamp,
             started: Instant::now(),
             requests: Cell::new(0),
@@ -106,7 +114,7 @@ impl Volume {
             durability: Durability {
                 applied: Cell::new(0),
                 durable: watch::channel(0).0,
-                pending: Cell::new(0),
+                unsynced: Cell::new(0),
                 wake: Notify::new(),
                 failed: Cell::new(false),
             },
@@ -240,14 +248,22 @@ impl Volume {
         }
         let reply = match req {
             Request::Ping => return Reply::Pong,
-            Request::Status => return Reply::Status(Box::new(self.status())),
+            Request::Status => {
+                if let Err(e) = self.apply_pending() {
+                    return Reply::Error(e);
+                }
+                return Reply::Status(Box::new(self.status()));
+            }
             Request::Hello(_) => {
                 return Reply::Error(WireError::new(
                     ErrorKind::Protocol,
                     "hello sent twice on one connection",
                 ));
             }
-            _ => match cmd::execute(&self.store, req) {
+            _ if cmd::scans(req) && self.apply_pending().is_err() => {
+                return Reply::Error(self.disk_error());
+            }
+            _ => match cmd::execute(&*self.store, Some(&self.pending), req) {
                 Ok((reply, changed)) => {
                     if changed {
                         self.changed();
@@ -270,10 +286,17 @@ impl Volume {
     fn changed(&self) {
         let d = &self.durability;
         d.applied.set(d.applied.get() + 1);
-        d.pending.set(d.pending.get().saturating_add(1));
-        if self.params.nosync && d.pending.get() >= self.params.flush_frequency {
+        d.unsynced.set(d.unsynced.get().saturating_add(1));
+        if self.params.nosync && d.unsynced.get() >= self.params.flush_frequency {
             d.wake.notify_one();
         }
+    }
+
+    fn disk_error(&self) -> WireError {
+        WireError::new(
+            ErrorKind::Database,
+            "the database could not be written to disk",
+        )
     }
 
     /// With nosync 0, returns once everything applied so far is on disk
@@ -289,21 +312,15 @@ impl Volume {
             return Ok(());
         }
         d.wake.notify_one();
-        let failed = || {
-            WireError::new(
-                ErrorKind::Database,
-                "the database could not be written to disk",
-            )
-        };
         loop {
             if d.failed.get() {
-                return Err(failed());
+                return Err(self.disk_error());
             }
             if *rx.borrow_and_update() >= target {
                 return Ok(());
             }
             if rx.changed().await.is_err() {
-                return Err(failed());
+                return Err(self.disk_error());
             }
         }
     }
@@ -316,22 +333,78 @@ impl Volume {
         self.begin_shutdown(1);
     }
 
-    /// Makes everything applied so far durable.
-    pub fn sync_now(&self) -> bool {
+    /// Hands the pending overlay to the store as one atomic batch.
+    fn apply_pending(&self) -> Result<(), WireError> {
+        let writes = std::mem::take(&mut *self.pending.borrow_mut());
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let batch = WriteBatch {
+            ops: writes.into_iter().collect(),
+        };
+        self.store.apply(batch).map_err(|e| {
+            tracing::error!(target: LOG, "writing to the database failed: {e}");
+            self.storage_failed();
+            self.disk_error()
+        })
+    }
+
+    fn synced(&self, target: u64) {
         let d = &self.durability;
-        let target = d.applied.get();
-        if target == *d.durable.borrow() && d.pending.get() == 0 {
+        d.unsynced
+            .set((d.applied.get() - target).min(u32::MAX as u64) as u32);
+        self.flushes.set(self.flushes.get() + 1);
+        d.durable.send_replace(target);
+    }
+
+    fn is_synced(&self) -> bool {
+        self.durability.applied.get() == *self.durability.durable.borrow()
+    }
+
+    /// Makes everything applied so far durable, syncing on another thread
+    /// while this one keeps serving.
+    async fn flush_group(&self) {
+        if self.is_synced() || self.durability.failed.get() {
+            return;
+        }
+        let target = self.durability.applied.get();
+        if self.apply_pending().is_err() {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.sync()).await {
+            Ok(Ok(())) => self.synced(target),
+            Ok(Err(e)) => {
+                tracing::error!(target: LOG, "syncing the database failed: {e}");
+                self.storage_failed();
+            }
+            Err(e) => {
+                tracing::error!(target: LOG, "sync task failed: {e}");
+                self.storage_failed();
+            }
+        }
+    }
+
+    /// Makes everything applied so far durable, now, on this thread (for
+    /// shutdown).
+    pub fn sync_now(&self) -> bool {
+        if self.durability.failed.get() {
+            return false;
+        }
+        if self.is_synced() {
             return true;
+        }
+        let target = self.durability.applied.get();
+        if self.apply_pending().is_err() {
+            return false;
         }
         match self.store.sync() {
             Ok(()) => {
-                d.pending.set(0);
-                self.flushes.set(self.flushes.get() + 1);
-                d.durable.send_replace(target);
+                self.synced(target);
                 true
             }
             Err(e) => {
-                tracing::error!(target: LOG, "writing the database to disk failed: {e}");
+                tracing::error!(target: LOG, "syncing the database failed: {e}");
                 self.storage_failed();
                 false
             }
@@ -340,10 +413,11 @@ impl Volume {
 }
 
 /// The flusher: with nosync 0 it syncs as soon as a reply waits, after
-/// letting every request that is already readable join the same sync; with
-/// nosync 1 every flush_frequency changes; both every flush_interval.
+/// letting every request that is already readable join the group; with
+/// nosync 1 every flush_frequency changes; both every flush_interval. It
+/// runs until the process ends, so requests still in flight at shutdown
+/// get their sync.
 pub async fn flusher(vol: Rc<Volume>) {
-    let mut shutdown = vol.shutdown_rx();
     let period = Duration::from_secs(vol.params.flush_interval.into());
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -351,13 +425,12 @@ pub async fn flusher(vol: Rc<Volume>) {
         tokio::select! {
             _ = vol.durability.wake.notified() => {
                 // Deferred until the runtime has polled for I/O once more,
-                // so requests that arrived meanwhile share this sync.
+                // so requests that arrived meanwhile join this group.
                 tokio::task::yield_now().await;
             }
             _ = interval.tick() => {}
-            _ = shutdown.changed() => return,
         }
-        vol.sync_now();
+        vol.flush_group().await;
     }
 }
 

@@ -206,6 +206,84 @@ where
     Ok(Some(codec::decode(&payload)?))
 }
 
+/// A framed connection for blocking callers: one `write` per frame sent,
+/// and usually one `read` per frame received (reads are buffered).
+pub struct BlockingFramed<S> {
+    io: S,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    max_in: usize,
+    max_out: usize,
+}
+
+impl<S: std::io::Read + std::io::Write> BlockingFramed<S> {
+    pub fn new(io: S, max_in: usize, max_out: usize) -> Self {
+        BlockingFramed {
+            io,
+            rbuf: BytesMut::with_capacity(4096),
+            wbuf: Vec::with_capacity(256),
+            max_in,
+            max_out,
+        }
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    pub fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), FrameError> {
+        self.wbuf.clear();
+        encode_frame_into(msg, self.max_out, &mut self.wbuf)?;
+        self.io.write_all(&self.wbuf)?;
+        Ok(())
+    }
+
+    /// The next frame, `None` on a clean end of stream between frames.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        loop {
+            if self.rbuf.len() >= HEADER_LEN {
+                let mut h = [0; HEADER_LEN];
+                h.copy_from_slice(&self.rbuf[field::LEN]);
+                let total = HEADER_LEN + frame_len(h, self.max_in)?;
+                if self.rbuf.len() >= total {
+                    let msg = codec::decode(&self.rbuf[HEADER_LEN..total]);
+                    self.rbuf.advance(total);
+                    return Ok(Some(msg?));
+                }
+                self.rbuf.reserve(total - self.rbuf.len());
+            } else {
+                self.rbuf.reserve(4096);
+            }
+            let have = self.rbuf.len();
+            let spare = self.rbuf.capacity() - have;
+            self.rbuf.resize(have + spare, 0);
+            let n = loop {
+                match self.io.read(&mut self.rbuf[have..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    self.rbuf.truncate(have);
+                    return Err(e.into());
+                }
+            };
+            self.rbuf.truncate(have + n);
+            if n == 0 {
+                if have == 0 {
+                    return Ok(None);
+                }
+                return Err(FrameError::Truncated {
+                    have,
+                    want: HEADER_LEN.max(have + 1),
+                });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +353,22 @@ mod tests {
         let mut f = Framed::new(a, 64, 64);
         b.write_all(&[2, 0, 0, 0, 0x09, 0x09]).await.unwrap();
         assert!(matches!(f.recv::<Msg>().await, Err(FrameError::Codec(_))));
+    }
+
+    #[test]
+    fn blocking_reader() {
+        let bytes = [1u8, 0, 0, 0, 0x00, 3, 0, 0, 0, 0x01, 0x01, b'q', 2, 0, 0];
+        let mut f = BlockingFramed::new(std::io::Cursor::new(bytes.to_vec()), 64, 64);
+        assert_eq!(f.recv::<Msg>().unwrap(), Some(Msg::Ping));
+        assert_eq!(f.recv::<Msg>().unwrap(), Some(Msg::Text("q".into())));
+        assert!(matches!(
+            f.recv::<Msg>(),
+            Err(FrameError::Truncated { have: 3, .. })
+        ));
+        let mut f = BlockingFramed::new(std::io::Cursor::new(vec![0xffu8, 0xff, 0, 0]), 64, 64);
+        assert!(matches!(f.recv::<Msg>(), Err(FrameError::TooLarge { .. })));
+        let mut f = BlockingFramed::new(std::io::Cursor::new(Vec::new()), 64, 64);
+        assert_eq!(f.recv::<Msg>().unwrap(), None);
     }
 
     #[tokio::test]

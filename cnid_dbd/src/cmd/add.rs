@@ -60,6 +60,7 @@ mod tests {
     fn add(s: &crate::store::SledStore, e: &Entry, hint: Option<Cnid>) -> Cnid {
         match execute(
             s,
+            None,
             &Request::Add {
                 entry: e.clone(),
                 hint,
@@ -81,6 +82,7 @@ mod tests {
         assert_eq!(add(&s, &file(100, 2, "a"), None), Cnid(17));
         let (_, changed) = execute(
             &s,
+            None,
             &Request::Add {
                 entry: file(100, 2, "a"),
                 hint: None,

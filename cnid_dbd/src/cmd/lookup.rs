@@ -111,7 +111,7 @@ mod tests {
     use common::cnid::{Cnid, Entry, FileKind};
 
     fn run(s: &crate::store::SledStore, r: Request) -> Reply {
-        execute(s, &r).unwrap().0
+        execute(s, None, &r).unwrap().0
     }
     fn add(s: &crate::store::SledStore, e: &Entry, hint: Option<Cnid>) -> Cnid {
         match run(

@@ -17,13 +17,36 @@ mod wipe;
 
 use common::cnid::proto::{Reply, Request};
 
-use crate::db::{DbError, Txn};
+use std::cell::RefCell;
+
+use crate::db::{DbError, Overlay, Txn};
 use crate::store::Store;
 
-/// Runs a database request (anything but Hello, Ping and Status). Returns
-/// the reply and whether the database changed.
-pub fn execute<S: Store>(store: &S, req: &Request) -> Result<(Reply, bool), DbError> {
-    let mut txn = Txn::new(store);
+/// Whether `req` scans the store, so pending writes must reach the store
+/// before it runs.
+pub fn scans(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Search { .. }
+            | Request::Wipe
+            | Request::Dump { .. }
+            | Request::Verify { .. }
+            | Request::Status
+    )
+}
+
+/// Runs a database request (anything but Hello, Ping and Status) as one
+/// transaction, committed into `pending` (or straight to the store when
+/// `None`). Returns the reply and whether the database changed.
+pub fn execute<S: Store>(
+    store: &S,
+    pending: Option<&RefCell<Overlay>>,
+    req: &Request,
+) -> Result<(Reply, bool), DbError> {
+    let mut txn = match pending {
+        Some(p) => Txn::over(store, p),
+        None => Txn::new(store),
+    };
     let reply = match req {
         Request::Add { entry, hint } => add::apply(&mut txn, entry, *hint)?,
         Request::Get { did, name } => get::apply(&txn, *did, name)?,

@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn rebuild_add_moves_the_counter() {
         let (_d, s) = store();
-        let run = |r: Request| execute(&s, &r).unwrap().0;
+        let run = |r: Request| execute(&s, None, &r).unwrap().0;
         assert_eq!(
             run(Request::RebuildAdd {
                 id: Cnid(40),

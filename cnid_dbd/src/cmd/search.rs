@@ -45,6 +45,7 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             execute(
                 &s,
+                None,
                 &Request::Add {
                     entry: file(i as u64, 2, n),
                     hint: None,
@@ -54,6 +55,7 @@ mod tests {
         }
         let search = |p: &str, max| match execute(
             &s,
+            None,
             &Request::Search {
                 prefix: Name::new(p).unwrap(),
                 max,

@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn update_moves_and_evicts_collisions() {
         let (_d, s) = store();
-        let run = |r: Request| execute(&s, &r).unwrap().0;
+        let run = |r: Request| execute(&s, None, &r).unwrap().0;
         assert_eq!(
             run(Request::Add {
                 entry: file(5, 2, "a"),

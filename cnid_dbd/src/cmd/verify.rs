@@ -191,7 +191,7 @@ mod tests {
     use common::cnid::proto::{Reply, Request, VerifyReport};
 
     fn verify(s: &crate::store::SledStore, repair: bool) -> VerifyReport {
-        match execute(s, &Request::Verify { repair }).unwrap().0 {
+        match execute(s, None, &Request::Verify { repair }).unwrap().0 {
             Reply::Verified(v) => v,
             r => panic!("{r:?}"),
         }
@@ -203,6 +203,7 @@ mod tests {
         for i in 0..50 {
             execute(
                 &s,
+                None,
                 &Request::Add {
                     entry: file(i, 2, &format!("f{i}")),
                     hint: None,
@@ -210,9 +211,10 @@ mod tests {
             )
             .unwrap();
         }
-        execute(&s, &Request::Delete { id: Cnid(20) }).unwrap();
+        execute(&s, None, &Request::Delete { id: Cnid(20) }).unwrap();
         execute(
             &s,
+            None,
             &Request::Update {
                 id: Cnid(21),
                 entry: file(1000, 2, "moved"),
@@ -230,6 +232,7 @@ mod tests {
         for i in 0..5 {
             execute(
                 &s,
+                None,
                 &Request::Add {
                     entry: file(i, 2, &format!("f{i}")),
                     hint: None,
@@ -257,6 +260,7 @@ mod tests {
         assert_eq!(
             execute(
                 &s,
+                None,
                 &Request::Lookup {
                     entry: file(0, 2, "f0"),
                     hint: None

@@ -7,12 +7,17 @@
 //! if needed) and is sent once more. If the database came back with another
 //! stamp, the ids the caller holds are void and the call fails with
 //! [`CnidError::DatabaseReplaced`] instead.
+//!
+//! The client is generic over its [`Transport`]: [`AsyncConn`] (tokio, for
+//! daemons serving many clients at once) or [`BlockingConn`] (plain
+//! blocking socket calls, for tools and synchronous callers: a request
+//! costs two system calls instead of three, and the futures complete when
+//! first polled).
 
+use std::future::Future;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use tokio::net::UnixStream;
 
 use super::error::CnidError;
 use super::proto::{
@@ -20,7 +25,7 @@ use super::proto::{
     Welcome,
 };
 use super::types::{Cnid, Entry, Name, Record, Stamp};
-use crate::frame::{FrameError, Framed};
+use crate::frame::{BlockingFramed, FrameError, Framed};
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -52,14 +57,108 @@ impl ClientConfig {
     }
 }
 
-type Conn = Framed<UnixStream>;
+/// Why an exchange failed.
+pub enum ExchangeError {
+    Timeout,
+    Frame(FrameError),
+}
 
-pub struct Client {
+impl From<FrameError> for ExchangeError {
+    fn from(e: FrameError) -> Self {
+        ExchangeError::Frame(e)
+    }
+}
+
+/// One connection to the service: a request out, its reply back.
+pub trait Transport: Sized + Send {
+    fn connect(path: &Path) -> impl Future<Output = std::io::Result<Self>> + Send;
+
+    /// Sends `req` and returns its reply; `None` when the peer closed the
+    /// connection instead of answering.
+    fn exchange(
+        &mut self,
+        req: &Request,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Option<Reply>, ExchangeError>> + Send;
+}
+
+/// The tokio transport.
+pub struct AsyncConn(Framed<tokio::net::UnixStream>);
+
+impl Transport for AsyncConn {
+    async fn connect(path: &Path) -> std::io::Result<Self> {
+        let s = tokio::net::UnixStream::connect(path).await?;
+        Ok(AsyncConn(Framed::new(s, MAX_REPLY, MAX_REQUEST)))
+    }
+
+    async fn exchange(
+        &mut self,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Option<Reply>, ExchangeError> {
+        let conn = &mut self.0;
+        let exchange = async {
+            conn.send(req).await?;
+            conn.recv::<Reply>().await
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => Err(ExchangeError::Timeout),
+            Ok(r) => Ok(r?),
+        }
+    }
+}
+
+/// The blocking transport: each call blocks the calling thread until the
+/// reply is there (or the timeout, set on the socket, passes).
+pub struct BlockingConn {
+    conn: BlockingFramed<std::os::unix::net::UnixStream>,
+    timeout: Option<Duration>,
+}
+
+impl Transport for BlockingConn {
+    async fn connect(path: &Path) -> std::io::Result<Self> {
+        let s = std::os::unix::net::UnixStream::connect(path)?;
+        Ok(BlockingConn {
+            conn: BlockingFramed::new(s, MAX_REPLY, MAX_REQUEST),
+            timeout: None,
+        })
+    }
+
+    async fn exchange(
+        &mut self,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Option<Reply>, ExchangeError> {
+        if self.timeout != Some(timeout) {
+            let t = Some(timeout.max(Duration::from_millis(1)));
+            let s = self.conn.get_ref();
+            s.set_read_timeout(t).map_err(FrameError::from)?;
+            s.set_write_timeout(t).map_err(FrameError::from)?;
+            self.timeout = Some(timeout);
+        }
+        let timed_out = |e: &FrameError| {
+            matches!(e, FrameError::Io(e) if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ))
+        };
+        let r = self.conn.send(req).and_then(|()| self.conn.recv::<Reply>());
+        match r {
+            Err(e) if timed_out(&e) => Err(ExchangeError::Timeout),
+            r => Ok(r?),
+        }
+    }
+}
+
+pub struct Client<T: Transport = AsyncConn> {
     cfg: ClientConfig,
-    conn: Option<Conn>,
+    conn: Option<T>,
     welcome: Welcome,
     reconnects: u64,
 }
+
+/// A client for synchronous callers (see [`BlockingConn`]).
+pub type BlockingClient = Client<BlockingConn>;
 
 /// Why one attempt failed: worth one more try on a fresh connection, or not.
 enum Attempt {
@@ -67,10 +166,10 @@ enum Attempt {
     Fatal(CnidError),
 }
 
-impl Client {
+impl<T: Transport> Client<T> {
     /// Connects and opens the volume; errors say why it cannot be used.
-    pub async fn connect(cfg: ClientConfig) -> Result<Client, CnidError> {
-        let (conn, welcome) = open(&cfg).await?;
+    pub async fn connect(cfg: ClientConfig) -> Result<Self, CnidError> {
+        let (conn, welcome) = open::<T>(&cfg).await?;
         Ok(Client {
             cfg,
             conn: Some(conn),
@@ -95,7 +194,7 @@ impl Client {
         let mut lost = None;
         for _ in 0..2 {
             if self.conn.is_none() {
-                let (conn, welcome) = open(&self.cfg).await?;
+                let (conn, welcome) = open::<T>(&self.cfg).await?;
                 self.reconnects += 1;
                 if welcome.stamp != self.welcome.stamp {
                     let old = self.welcome.stamp;
@@ -128,22 +227,19 @@ impl Client {
 
     async fn attempt(&mut self, req: &Request) -> Result<Reply, Attempt> {
         let conn = self.conn.as_mut().expect("connected");
-        let secs = self.cfg.timeout.as_secs();
-        let exchange = async {
-            conn.send(req).await?;
-            conn.recv::<Reply>().await
-        };
-        match tokio::time::timeout(self.cfg.timeout, exchange).await {
-            Err(_) => Err(Attempt::Fatal(CnidError::Timeout(secs))),
-            Ok(Ok(Some(reply))) => Ok(reply),
-            Ok(Ok(None)) => Err(Attempt::Lost("closed by the server".into())),
-            Ok(Err(e)) if e.is_disconnect() => Err(Attempt::Lost(e.to_string())),
-            Ok(Err(FrameError::TooLarge { len, max })) if max == MAX_REQUEST => {
+        match conn.exchange(req, self.cfg.timeout).await {
+            Err(ExchangeError::Timeout) => Err(Attempt::Fatal(CnidError::Timeout(
+                self.cfg.timeout.as_secs(),
+            ))),
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(Attempt::Lost("closed by the server".into())),
+            Err(ExchangeError::Frame(e)) if e.is_disconnect() => Err(Attempt::Lost(e.to_string())),
+            Err(ExchangeError::Frame(FrameError::TooLarge { len, max })) if max == MAX_REQUEST => {
                 Err(Attempt::Fatal(CnidError::InvalidArgument(format!(
                     "request of {len} bytes exceeds the {max}-byte limit"
                 ))))
             }
-            Ok(Err(e)) => Err(Attempt::Fatal(CnidError::Protocol(e.to_string()))),
+            Err(ExchangeError::Frame(e)) => Err(Attempt::Fatal(CnidError::Protocol(e.to_string()))),
         }
     }
 
@@ -305,33 +401,23 @@ impl Client {
 }
 
 /// Connects to the service and opens the volume.
-async fn open(cfg: &ClientConfig) -> Result<(Conn, Welcome), CnidError> {
-    let stream = UnixStream::connect(&cfg.socket)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                CnidError::MetadNotRunning(cfg.socket.clone())
-            }
-            std::io::ErrorKind::PermissionDenied => {
-                CnidError::PermissionDenied(format!("cannot connect to {}", cfg.socket.display()))
-            }
-            _ => CnidError::Connection(format!("{}: {e}", cfg.socket.display())),
-        })?;
-    let mut conn = Framed::new(stream, MAX_REPLY, MAX_REQUEST);
+async fn open<T: Transport>(cfg: &ClientConfig) -> Result<(T, Welcome), CnidError> {
+    let mut conn = T::connect(&cfg.socket).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            CnidError::MetadNotRunning(cfg.socket.clone())
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            CnidError::PermissionDenied(format!("cannot connect to {}", cfg.socket.display()))
+        }
+        _ => CnidError::Connection(format!("{}: {e}", cfg.socket.display())),
+    })?;
     let hello = Request::Hello(Hello {
         version: PROTOCOL_VERSION,
         volume: cfg.volume.as_os_str().as_bytes().to_vec(),
         client: cfg.name.clone(),
     });
     hello.check()?;
-    let exchange = async {
-        conn.send(&hello).await?;
-        conn.recv::<Reply>().await
-    };
-    let reply = tokio::time::timeout(cfg.timeout, exchange)
-        .await
-        .map_err(|_| CnidError::Timeout(cfg.timeout.as_secs()))?;
-    match reply {
+    match conn.exchange(&hello, cfg.timeout).await {
         Ok(Some(Reply::Welcome(w))) => Ok((conn, w)),
         Ok(Some(Reply::Error(e))) => Err(e.into()),
         Ok(Some(other)) => Err(CnidError::Protocol(format!(
@@ -340,6 +426,7 @@ async fn open(cfg: &ClientConfig) -> Result<(Conn, Welcome), CnidError> {
         Ok(None) => Err(CnidError::Connection(
             "the service closed the connection before answering".into(),
         )),
-        Err(e) => Err(CnidError::Connection(e.to_string())),
+        Err(ExchangeError::Timeout) => Err(CnidError::Timeout(cfg.timeout.as_secs())),
+        Err(ExchangeError::Frame(e)) => Err(CnidError::Connection(e.to_string())),
     }
 }

@@ -8,6 +8,8 @@ pub mod paths;
 pub mod proto;
 mod types;
 
-pub use client::{Client, ClientConfig};
+pub use client::{
+    AsyncConn, BlockingClient, BlockingConn, Client, ClientConfig, ExchangeError, Transport,
+};
 pub use error::CnidError;
 pub use types::{Cnid, Entry, FileKind, MAX_NAME, Name, NameError, Record, Stamp};

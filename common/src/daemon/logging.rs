@@ -1,6 +1,7 @@
 //! Logging for every daemon: tracing-subscriber, one line per event, with a
 //! Samba-style debug level (`-d N`) mapped onto tracing levels.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tracing_subscriber::EnvFilter;
@@ -16,12 +17,15 @@ pub struct LogConfig {
     pub stdout: bool,
 }
 
+/// Our own events at the level asked for; libraries' (sled's) only from
+/// level 6 on, they are noisy.
 fn directive(level: u8) -> &'static str {
     match level {
         0 => "error",
         1 => "warn",
-        2 => "info",
-        3 | 4 => "debug",
+        2 => "info,sled=warn",
+        3 | 4 => "debug,sled=warn",
+        5 => "trace,sled=warn",
         _ => "trace",
     }
 }
@@ -43,9 +47,15 @@ pub fn init_logging(cfg: &LogConfig) -> std::io::Result<()> {
             .with_writer(std::sync::Mutex::new(file))
             .try_init()
     } else if cfg.stdout {
-        builder.with_writer(std::io::stdout).try_init()
+        builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_writer(std::io::stdout)
+            .try_init()
     } else {
-        builder.with_writer(std::io::stderr).try_init()
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init()
     };
     // A second initialisation in the same process (tests) is harmless.
     let _ = res;
