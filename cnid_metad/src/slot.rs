@@ -294,20 +294,25 @@ impl Slot {
             },
             ChildEvent::Ctl(_) => self.retire("closed its control channel").await,
             ChildEvent::Exited(status) => {
-                let how = match &status {
-                    Ok(s) => describe(s),
-                    Err(e) => e.to_string(),
-                };
-                let clean = status.as_ref().is_ok_and(|s| s.success());
-                if clean {
-                    tracing::info!(target: LOG, volume = %self.volume.display(), pid, "cnid_dbd exited ({how})");
-                } else {
-                    tracing::warn!(target: LOG, volume = %self.volume.display(), pid,
-                        "cnid_dbd died ({how}); it will be started again on the next request");
-                    self.last_failure = Some(format!("cnid_dbd pid {pid} {how}"));
-                }
                 self.child = None;
+                self.ended(pid, &status);
             }
+        }
+    }
+
+    /// Logs how a cnid_dbd ended; an abnormal end is remembered as the
+    /// reason given to clients refused by the restart limit.
+    fn ended(&mut self, pid: u32, status: &std::io::Result<ExitStatus>) {
+        let how = match status {
+            Ok(s) => describe(s),
+            Err(e) => e.to_string(),
+        };
+        if status.as_ref().is_ok_and(|s| s.success()) {
+            tracing::info!(target: LOG, volume = %self.volume.display(), pid, "cnid_dbd exited ({how})");
+        } else {
+            tracing::warn!(target: LOG, volume = %self.volume.display(), pid,
+                "cnid_dbd died ({how}); it will be started again on the next request");
+            self.last_failure = Some(format!("cnid_dbd pid {pid} {how}"));
         }
     }
 
@@ -319,11 +324,7 @@ impl Slot {
         };
         tracing::debug!(target: LOG, pid = r.pid, "retiring cnid_dbd: {why}");
         match tokio::time::timeout(EXIT_TIMEOUT, r.process.wait()).await {
-            Ok(Ok(s)) if !s.success() => {
-                tracing::warn!(target: LOG, volume = %self.volume.display(), pid = r.pid, "cnid_dbd {}", describe(&s));
-                self.last_failure = Some(format!("cnid_dbd pid {} {}", r.pid, describe(&s)));
-            }
-            Ok(_) => {}
+            Ok(status) => self.ended(r.pid, &status),
             Err(_) => terminate(&mut r.process, r.pid).await,
         }
     }

@@ -1,1 +1,251 @@
+//! Helpers for the integration tests: they start the real binaries built
+//! by `cargo build --workspace` (found beside the test executable) in
+//! temporary directories and talk to them as users and programs would.
 
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cnid::{BlockingClient, ClientConfig};
+
+/// A binary of the workspace, from the target directory the tests run in.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// For tests that need root: true when they can run. Without root they
+/// are skipped with a note, except in CI (CI=true), where that is a failure.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs root and CI runs as root");
+    }
+    eprintln!("SKIPPED {test}: needs root");
+    false
+}
+
+/// Polls `f` until it returns Some or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A scratch directory that everyone can traverse (so tests can switch to
+/// other users), removed on drop.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("cnid-test-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A new volume directory (mode 0755), optionally with a db_param.
+    pub fn volume(&self, name: &str, db_param: Option<&str>) -> PathBuf {
+        let v = self.path().join(name);
+        std::fs::create_dir_all(&v).unwrap();
+        std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if let Some(p) = db_param {
+            let db = v.join(".AppleDB");
+            std::fs::create_dir_all(&db).unwrap();
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o700)).unwrap();
+            std::fs::write(db.join("db_param"), p).unwrap();
+        }
+        std::fs::canonicalize(&v).unwrap()
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+/// A running cnid_metad on a private socket, stopped (SIGTERM) on drop.
+pub struct Metad {
+    pub child: Option<Child>,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Metad {
+    pub fn start(dir: &Path) -> Metad {
+        Metad::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Metad {
+        let socket = dir.join("metad.sock");
+        let log = dir.join("cnid.log");
+        let child = Command::new(bin("cnid_metad"))
+            .arg("-d")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--log-file")
+            .arg(&log)
+            .arg("--log-level")
+            .arg("3")
+            .args(extra)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start cnid_metad");
+        let m = Metad {
+            child: Some(child),
+            socket,
+            log,
+        };
+        wait_for(Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&m.socket).ok()
+        })
+        .expect("cnid_metad listens");
+        m
+    }
+
+    pub fn client(&self, volume: &Path) -> BlockingClient {
+        self.try_client(volume).expect("client connects")
+    }
+
+    pub fn try_client(&self, volume: &Path) -> Result<BlockingClient, common::cnid::CnidError> {
+        let mut cfg = ClientConfig::new(&self.socket, volume);
+        cfg.name = "system-test".into();
+        cfg.timeout = Duration::from_secs(30);
+        block_on(BlockingClient::connect(cfg))
+    }
+
+    /// Runs `cnid --socket S VOLUME args...`.
+    pub fn cnid(&self, volume: &Path, args: &[&str]) -> Output {
+        Command::new(bin("cnid"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg(volume)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cnid")
+    }
+
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        wait_for(Duration::from_secs(10), || {
+            self.log_text().contains(needle).then_some(())
+        })
+        .is_some()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id() as i32, nix::sys::signal::Signal::SIGTERM);
+        child.wait().expect("wait cnid_metad")
+    }
+}
+
+impl Drop for Metad {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// Whether process `pid` exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// The pid of the cnid_dbd serving the volume whose database is `dbdir`.
+pub fn dbd_pid(dbdir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dbdir.join("cnid_dbd.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    alive(pid).then_some(pid)
+}
+
+/// Drives a future that never waits (the blocking client's).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(f)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A file entry with made-up dev/ino for tests that talk to the database
+/// directly.
+pub fn entry(ino: u64, did: u32, name: &str) -> common::cnid::Entry {
+    common::cnid::Entry {
+        dev: 77,
+        ino,
+        kind: common::cnid::FileKind::File,
+        did: common::cnid::Cnid(did),
+        name: common::cnid::Name::new(name).unwrap(),
+    }
+}

@@ -80,6 +80,9 @@ pub trait Transport: Sized + Send {
         req: &Request,
         timeout: Duration,
     ) -> impl Future<Output = Result<Option<Reply>, ExchangeError>> + Send;
+
+    /// Waits a little before trying again, the way this transport waits.
+    fn pause(d: Duration) -> impl Future<Output = ()> + Send;
 }
 
 /// The tokio transport.
@@ -105,6 +108,10 @@ impl Transport for AsyncConn {
             Err(_) => Err(ExchangeError::Timeout),
             Ok(r) => Ok(r?),
         }
+    }
+
+    async fn pause(d: Duration) {
+        tokio::time::sleep(d).await
     }
 }
 
@@ -147,6 +154,10 @@ impl Transport for BlockingConn {
             Err(e) if timed_out(&e) => Err(ExchangeError::Timeout),
             r => Ok(r?),
         }
+    }
+
+    async fn pause(d: Duration) {
+        std::thread::sleep(d)
     }
 }
 
@@ -400,8 +411,40 @@ impl<T: Transport> Client<T> {
     }
 }
 
+/// How often opening is tried when the connection closes before the
+/// answer: a hand-off in flight to a cnid_dbd that dies is lost with it.
+const OPEN_TRIES: u32 = 4;
+
 /// Connects to the service and opens the volume.
 async fn open<T: Transport>(cfg: &ClientConfig) -> Result<(T, Welcome), CnidError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match open_once::<T>(cfg).await {
+            Err(OpenError::Lost(why)) if tries < OPEN_TRIES => {
+                tracing::debug!(target: "cnid::client", "opening the volume failed ({why}); trying again");
+                T::pause(Duration::from_millis(20 * u64::from(tries))).await;
+            }
+            Err(OpenError::Lost(why)) => return Err(CnidError::Connection(why)),
+            Err(OpenError::Fatal(e)) => return Err(e),
+            Ok(r) => return Ok(r),
+        }
+    }
+}
+
+enum OpenError {
+    /// Closed without an answer: worth another try.
+    Lost(String),
+    Fatal(CnidError),
+}
+
+impl From<CnidError> for OpenError {
+    fn from(e: CnidError) -> Self {
+        OpenError::Fatal(e)
+    }
+}
+
+async fn open_once<T: Transport>(cfg: &ClientConfig) -> Result<(T, Welcome), OpenError> {
     let mut conn = T::connect(&cfg.socket).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
             CnidError::MetadNotRunning(cfg.socket.clone())
@@ -416,17 +459,18 @@ async fn open<T: Transport>(cfg: &ClientConfig) -> Result<(T, Welcome), CnidErro
         volume: cfg.volume.as_os_str().as_bytes().to_vec(),
         client: cfg.name.clone(),
     });
-    hello.check()?;
+    hello.check().map_err(CnidError::from)?;
     match conn.exchange(&hello, cfg.timeout).await {
         Ok(Some(Reply::Welcome(w))) => Ok((conn, w)),
-        Ok(Some(Reply::Error(e))) => Err(e.into()),
-        Ok(Some(other)) => Err(CnidError::Protocol(format!(
-            "unexpected answer {other:?} to hello"
-        ))),
-        Ok(None) => Err(CnidError::Connection(
+        Ok(Some(Reply::Error(e))) => Err(CnidError::from(e).into()),
+        Ok(Some(other)) => {
+            Err(CnidError::Protocol(format!("unexpected answer {other:?} to hello")).into())
+        }
+        Ok(None) => Err(OpenError::Lost(
             "the service closed the connection before answering".into(),
         )),
-        Err(ExchangeError::Timeout) => Err(CnidError::Timeout(cfg.timeout.as_secs())),
-        Err(ExchangeError::Frame(e)) => Err(CnidError::Connection(e.to_string())),
+        Err(ExchangeError::Timeout) => Err(CnidError::Timeout(cfg.timeout.as_secs()).into()),
+        Err(ExchangeError::Frame(e)) if e.is_disconnect() => Err(OpenError::Lost(e.to_string())),
+        Err(ExchangeError::Frame(e)) => Err(CnidError::Connection(e.to_string()).into()),
     }
 }
