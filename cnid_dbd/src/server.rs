@@ -517,12 +517,9 @@ pub async fn serve_client(vol: Rc<Volume>, conn: Framed<UnixStream>, peer: PeerC
         return;
     }
     if vol.exit_code().is_some() {
-        let _ = conn
-            .send(&refuse(
-                ErrorKind::Refused,
-                "cnid_dbd is shutting down".into(),
-            ))
-            .await;
+        // Closing without an answer makes the client open the volume again,
+        // through cnid_metad, on the cnid_dbd that replaces us.
+        tracing::debug!(target: LOG, %peer, "shutting down: connection closed unanswered");
         return;
     }
     let (slot, evict) = vol.register(peer);

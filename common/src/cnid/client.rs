@@ -171,6 +171,21 @@ pub struct Client<T: Transport = AsyncConn> {
 /// A client for synchronous callers (see [`BlockingConn`]).
 pub type BlockingClient = Client<BlockingConn>;
 
+/// Runs a future of a [`BlockingClient`] to completion on the calling
+/// thread, without an async runtime. Its transport blocks instead of
+/// waiting, so such a future is complete when first polled; a future that
+/// waits on anything else is a misuse and panics.
+pub fn complete<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => {
+            panic!("complete() was given a future that waits; drive it with an async runtime")
+        }
+    }
+}
+
 /// Why one attempt failed: worth one more try on a fresh connection, or not.
 enum Attempt {
     Lost(String),

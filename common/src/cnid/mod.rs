@@ -4,12 +4,14 @@
 
 mod client;
 mod error;
+pub mod netatalk;
 pub mod paths;
 pub mod proto;
 mod types;
 
 pub use client::{
     AsyncConn, BlockingClient, BlockingConn, Client, ClientConfig, ExchangeError, Transport,
+    complete,
 };
 pub use error::CnidError;
 pub use types::{Cnid, Entry, FileKind, MAX_NAME, Name, NameError, Record, Stamp};
