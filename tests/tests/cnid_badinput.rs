@@ -412,6 +412,11 @@ fn another_uid_is_refused_and_changes_nothing() {
     let o = cnid_as(&m, NOBODY, &vol2, &["add", "g"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "17\n");
+
+    // Or through its group.
+    let vol3 = s.volume("vol3", Some("allow_groups 65534\nidle_timeout 0\n"));
+    let o = cnid_as(&m, NOBODY, &vol3, &["stamp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

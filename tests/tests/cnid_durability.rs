@@ -92,6 +92,15 @@ fn entry_of(path: &std::path::Path, did: Cnid) -> Entry {
 
 #[test]
 fn kill_9_during_adds_with_nosync_0_loses_nothing_acknowledged() {
+    stop_during_adds(Signal::SIGKILL);
+}
+
+#[test]
+fn sigterm_during_adds_finishes_what_it_acknowledged() {
+    stop_during_adds(Signal::SIGTERM);
+}
+
+fn stop_during_adds(sig: Signal) {
     let s = Scratch::new();
     let vol = s.volume("vol", Some("nosync 0\nidle_timeout 0\n"));
     let dbdir = vol.join(".AppleDB");
@@ -126,13 +135,24 @@ fn kill_9_during_adds_with_nosync_0_loses_nothing_acknowledged() {
             (acked.lock().unwrap().len() > 600).then_some(())
         })
         .expect("adds progress");
-        signal(first_pid, Signal::SIGKILL);
+        signal(first_pid, sig);
     });
     let acked = acked.lock().unwrap().clone();
     assert_eq!(acked.len(), 4 + 4 * 700);
     let second = dbd_pid(&dbdir).expect("a new cnid_dbd serves");
     assert_ne!(second, first_pid, "the killed cnid_dbd was replaced");
-    assert!(m.wait_log("killed by signal 9"), "{}", m.log_text());
+    let how = match sig {
+        Signal::SIGKILL => "cnid_dbd died (killed by signal 9 (SIGKILL))".to_string(),
+        _ => format!("pid={first_pid}"),
+    };
+    assert!(m.wait_log(&how), "{}", m.log_text());
+    if sig == Signal::SIGTERM {
+        assert!(
+            m.wait_log("cnid_dbd exited (exit status 0)"),
+            "{}",
+            m.log_text()
+        );
+    }
 
     // Stop everything cleanly, start again: every acknowledged add is there.
     let mut c = m.client(&vol);
@@ -174,6 +194,7 @@ fn sigterm_and_sigkill_are_respawned_on_next_access() {
     let log = m.log_text();
     assert!(log.contains("terminating on signal"), "{log}");
     assert!(log.contains("database closed; exiting"), "{log}");
+    assert!(log.contains("cnid_dbd exited (exit status 0)"), "{log}");
     assert!(
         log.contains("cnid_dbd died (killed by signal 9 (SIGKILL))"),
         "{log}"
@@ -223,4 +244,36 @@ fn dbd_exits_when_metad_dies() {
     wait_for(Duration::from_secs(10), || (!alive(pid)).then_some(()))
         .expect("cnid_dbd exits on EOF of its control channel");
     assert!(m.wait_log("cnid_metad closed the control channel"));
+}
+
+#[test]
+fn an_orphaned_dbd_holding_the_database_is_reported_as_locked() {
+    let s = Scratch::new();
+    let vol = s.volume("vol", Some("idle_timeout 0\n"));
+    let old_dbd = {
+        let m = Metad::start(s.path());
+        let mut c = m.client(&vol);
+        block_on(c.add(&entry(1, 2, "a"), None)).unwrap();
+        let pid = dbd_pid(&vol.join(".AppleDB")).unwrap();
+        // A cnid_dbd that cannot notice its cnid_metad is gone ...
+        signal(pid, Signal::SIGSTOP);
+        signal(m.pid(), Signal::SIGKILL);
+        pid
+    };
+    // ... still holds the volume when a new cnid_metad starts.
+    let m = Metad::start(s.path());
+    let o = m.cnid(&vol, &["stamp"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "cnid: volume database is locked: {}/.AppleDB is in use by another cnid_dbd (pid {old_dbd})\n",
+            vol.display()
+        )
+    );
+    // Once it runs again it sees its control channel closed and leaves.
+    signal(old_dbd, Signal::SIGCONT);
+    wait_for(Duration::from_secs(10), || (!alive(old_dbd)).then_some(())).expect("it exits");
+    let o = m.cnid(&vol, &["get", "2", "a"]);
+    assert_eq!(stdout(&o), "17\n", "{}", stderr(&o));
 }

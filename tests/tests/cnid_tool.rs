@@ -171,3 +171,35 @@ fn errors_name_the_problem() {
         "cnid: cnid_metad not running at /nonexistent/metad.sock\n"
     );
 }
+
+#[test]
+fn dbroot_keeps_databases_outside_the_volumes() {
+    let s = Scratch::new();
+    let vol = s.volume("my vol", None);
+    std::fs::write(vol.join("f"), "").unwrap();
+    let dbroot = s.path().join("dbs");
+    let m = Metad::start_with(s.path(), &["--dbroot", dbroot.to_str().unwrap()]);
+    let o = m.cnid(&vol, &["add", "f"]);
+    assert_eq!(stdout(&o), "17\n", "{}", stderr(&o));
+    assert!(!vol.join(".AppleDB").exists());
+    let dirs: Vec<String> = std::fs::read_dir(&dbroot)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let want = format!(
+        "{}-",
+        vol.to_str()
+            .unwrap()
+            .trim_start_matches('/')
+            .replace(['/', ' '], "_")
+    );
+    assert!(dirs[0].starts_with(&want), "{} vs {want}", dirs[0]);
+    let status = stdout(&m.cnid(&vol, &["status"]));
+    assert!(
+        status.contains(&format!("dbdir {}", dbroot.join(&dirs[0]).display())),
+        "{status}"
+    );
+    // The scan leaves nothing of the database in the volume either.
+    assert_eq!(stdout(&m.cnid(&vol, &["scan"])), "1\n");
+}
