@@ -64,15 +64,22 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let _ = init_logging(&LogConfig {
+    let mut log = LogConfig {
         level: args.log_level,
         file: args.log_file.clone(),
         stdout: false,
-    });
+    };
+    if let Err(e) = init_logging(&log) {
+        eprintln!("cnid_dbd: cannot open the log file ({e}); logging to stderr");
+        log.file = None;
+        let _ = init_logging(&log);
+    }
     let Some(fd) = args.control_fd else {
         eprintln!("cnid_dbd: it is started by cnid_metad only (no --control-fd given)");
         return ExitCode::from(2);
     };
+    // SAFETY: the descriptor is only borrowed for fstat, which fails
+    // cleanly on a number that is not open.
     if fd < 3 || nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).is_err()
     {
         eprintln!("cnid_dbd: --control-fd {fd} is not an open descriptor");

@@ -487,13 +487,17 @@ impl Drop for LiveGuard<'_> {
 
 /// A connection that has sent its Hello (to cnid_metad, which handed it
 /// over, or to our own socket).
-pub async fn serve_client(vol: Rc<Volume>, conn: Framed<UnixStream>, peer: PeerCred, hello: Hello) {
+pub async fn serve_client(
+    vol: Rc<Volume>,
+    mut conn: Framed<UnixStream>,
+    peer: PeerCred,
+    hello: Hello,
+) {
     vol.live.set(vol.live.get() + 1);
     let mut guard = LiveGuard {
         vol: &vol,
         slot: None,
     };
-    let mut conn = conn;
     let groups = peer_groups(conn.get_ref()).unwrap_or_default();
     let refuse = |kind, msg: String| Reply::Error(WireError::new(kind, msg));
     let verdict = if hello.version != PROTOCOL_VERSION {

@@ -85,11 +85,22 @@ fn main() -> ExitCode {
             }
         }
     };
-    let _ = init_logging(&LogConfig {
+    if let Err(e) = init_logging(&LogConfig {
         level: args.log_level,
         file: args.log_file.clone(),
         stdout: false,
-    });
+    }) {
+        let msg = format!(
+            "cnid_metad: cannot open the log file {}: {e}",
+            args.log_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+        eprintln!("{msg}");
+        readiness.failed(&msg);
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -108,11 +108,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         &self.io
     }
 
-    /// Bytes received and not yet consumed as a frame.
-    pub fn buffered(&self) -> usize {
-        self.rbuf.len()
-    }
-
     /// The next frame, or `None` when the peer closed the connection cleanly
     /// between two frames.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {

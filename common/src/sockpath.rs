@@ -92,12 +92,6 @@ pub struct BoundSocket {
     _lock: Option<PidFile>,
 }
 
-impl BoundSocket {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
 impl Drop for BoundSocket {
     fn drop(&mut self) {
         if let Ok(m) = std::fs::symlink_metadata(&self.path)

@@ -103,10 +103,6 @@ impl Name {
         &self.0
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-
     /// The key of the case-insensitive name index: Unicode lowercase when
     /// the name is UTF-8, ASCII lowercase of the bytes otherwise.
     pub fn folded(&self) -> Vec<u8> {

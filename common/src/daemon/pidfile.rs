@@ -90,10 +90,6 @@ impl PidFile {
             }
         }
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for PidFile {
