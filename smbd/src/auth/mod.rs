@@ -1,0 +1,1 @@
+//! Authentication: SPNEGO, NTLMSSP, the password database.

@@ -1,0 +1,1 @@
+//! DCE/RPC over named pipes: srvsvc and wkssvc.

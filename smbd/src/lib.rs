@@ -1,0 +1,5 @@
+//! smbd: the SMB2/3 file server, as a library so `smbpasswd` and the tests
+//! share its pieces.
+
+pub mod auth;
+pub mod dcerpc;
