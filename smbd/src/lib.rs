@@ -2,4 +2,11 @@
 //! share its pieces.
 
 pub mod auth;
+pub mod cmd;
+pub mod crypto;
 pub mod dcerpc;
+pub mod ntvfs;
+pub mod wire;
+
+#[cfg(test)]
+mod testdata;
