@@ -3,15 +3,17 @@
 //! typed structs.
 //!
 //! ```text
+//! ; comment lines start with ; or #
 //! [global]
 //!   workgroup = TESTGRP
-//!   smb ports = 4450          ; comment lines start with ; or #
-//!   include = shares.conf     # relative to this file's directory
+//!   smb ports = 4450 4451
+//!   server string = a value continued \
+//!                   on the next line
+//!   # relative to this file's directory
+//!   include = shares.conf
 //! [share]
 //!   path = /srv/share
 //!   valid users = alice, @staff, "Domain Users"
-//!   server string = a value continued \
-//!                   on the next line
 //! ```
 //!
 //! What Samba does, we do: parameter names ignore case and blanks
