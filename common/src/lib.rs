@@ -10,4 +10,5 @@ pub mod daemon;
 pub mod dbparam;
 pub mod fdpass;
 pub mod frame;
+pub mod smbconf;
 pub mod sockpath;
