@@ -8,6 +8,7 @@
 //! to use. A backend may answer at once or much later (CHANGE_NOTIFY,
 //! blocking locks); the front end answers the client asynchronously then.
 
+pub mod disk;
 pub mod info;
 pub mod types;
 

@@ -1,0 +1,3 @@
+//! The disk backend: SMB semantics on a POSIX file system.
+
+pub mod notify;

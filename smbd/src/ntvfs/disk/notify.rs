@@ -1,0 +1,1 @@
+//! CHANGE_NOTIFY on the disk backend: inotify watches.
