@@ -1,3 +1,206 @@
-//! The disk backend: SMB semantics on a POSIX file system.
+//! The disk backend: SMB semantics on a POSIX file system (the seed's
+//! "posix" NTVFS backend). One instance serves one tree connect; what all
+//! trees share (which files are open how) is in [`DiskContext`].
 
+pub mod creds;
+pub mod filetable;
 pub mod notify;
+pub mod path;
+pub mod stat;
+
+mod dir;
+mod io;
+mod open;
+mod query;
+mod setinfo;
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use self::creds::Identity;
+use self::filetable::{FileTable, OpenRef};
+use self::path::{Links, RelPath};
+use super::*;
+use crate::wire::NtStatus;
+
+/// A disk share as smb.conf describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskShare {
+    pub name: String,
+    pub path: PathBuf,
+    pub read_only: bool,
+    pub create_mask: u32,
+    pub directory_mask: u32,
+    pub wide_links: bool,
+}
+
+/// Server-wide state of the disk backend.
+#[derive(Debug)]
+pub struct DiskContext {
+    pub table: FileTable,
+    pub identity: Identity,
+}
+
+impl DiskContext {
+    pub fn new() -> DiskContext {
+        DiskContext {
+            table: FileTable::new(),
+            identity: Identity::detect(),
+        }
+    }
+}
+
+impl Default for DiskContext {
+    fn default() -> Self {
+        DiskContext::new()
+    }
+}
+
+/// What a descriptor of an open allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// O_PATH: attributes only.
+    Path,
+    Read,
+    Write,
+    ReadWrite,
+    Dir,
+}
+
+impl FdKind {
+    fn readable(self) -> bool {
+        matches!(self, FdKind::Read | FdKind::ReadWrite)
+    }
+
+    fn writable(self) -> bool {
+        matches!(self, FdKind::Write | FdKind::ReadWrite)
+    }
+}
+
+/// One open file or directory.
+pub(crate) struct Open {
+    pub id: FileId,
+    pub fd: Arc<OwnedFd>,
+    pub kind: FdKind,
+    pub is_dir: bool,
+    pub access: u32,
+    pub rel: Mutex<RelPath>,
+    pub table: OpenRef,
+    pub delete_on_close: AtomicBool,
+    pub position: AtomicU64,
+    pub mode: AtomicU32,
+    pub dir: tokio::sync::Mutex<dir::Cursor>,
+    pub watch: tokio::sync::Mutex<Option<Arc<notify::DirWatch>>>,
+    /// Who opened it (a delete on close runs as them).
+    pub user: Arc<UserToken>,
+}
+
+pub struct DiskBackend {
+    share: DiskShare,
+    ctx: Arc<DiskContext>,
+    root: Arc<OwnedFd>,
+    links: Links,
+    opens: Mutex<HashMap<u64, Arc<Open>>>,
+}
+
+impl DiskBackend {
+    /// Connects `user` to `share`: opens the share root as that user, so a
+    /// share they cannot enter is refused now.
+    pub async fn connect(share: DiskShare, ctx: Arc<DiskContext>, user: &Arc<UserToken>) -> NtResult<DiskBackend> {
+        let p = share.path.clone();
+        let root = creds::run_as(ctx.identity, user, move || {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&p)
+                .map_err(|e| {
+                    tracing::warn!(target: "smbd::disk", path = %p.display(), "cannot open the share: {e}");
+                    match e.kind() {
+                        std::io::ErrorKind::NotFound => NtStatus::BAD_NETWORK_NAME,
+                        _ => crate::wire::status::from_io(&e),
+                    }
+                })?;
+            Ok(OwnedFd::from(f))
+        })
+        .await?;
+        let links = if share.wide_links { Links::Wide } else { Links::Beneath };
+        Ok(DiskBackend {
+            share,
+            ctx,
+            root: Arc::new(root),
+            links,
+            opens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn get(&self, id: FileId) -> NtResult<Arc<Open>> {
+        let opens = self.opens.lock().expect("opens");
+        match opens.get(&id.volatile) {
+            Some(o) if o.id.persistent == id.persistent => Ok(o.clone()),
+            _ => Err(NtStatus::FILE_CLOSED),
+        }
+    }
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+impl Ntvfs for DiskBackend {
+    fn create<'a>(&'a self, ctx: &'a RequestCtx, io: CreateIn) -> BoxFuture<'a, NtResult<CreateOut>> {
+        Box::pin(open::create(self, ctx, io))
+    }
+
+    fn close<'a>(&'a self, ctx: &'a RequestCtx, io: CloseIn) -> BoxFuture<'a, NtResult<CloseOut>> {
+        Box::pin(open::close(self, ctx, io))
+    }
+
+    fn flush<'a>(&'a self, _ctx: &'a RequestCtx, io: FlushIn) -> BoxFuture<'a, NtResult<()>> {
+        Box::pin(io::flush(self, io))
+    }
+
+    fn read<'a>(&'a self, _ctx: &'a RequestCtx, io: ReadIn) -> BoxFuture<'a, NtResult<ReadOut>> {
+        Box::pin(io::read(self, io))
+    }
+
+    fn write<'a>(&'a self, _ctx: &'a RequestCtx, io: WriteIn) -> BoxFuture<'a, NtResult<WriteOut>> {
+        Box::pin(io::write(self, io))
+    }
+
+    fn lock<'a>(&'a self, _ctx: &'a RequestCtx, io: LockIn) -> BoxFuture<'a, NtResult<()>> {
+        Box::pin(io::lock(self, io))
+    }
+
+    fn ioctl<'a>(&'a self, ctx: &'a RequestCtx, io: IoctlIn) -> BoxFuture<'a, NtResult<IoctlOut>> {
+        Box::pin(io::ioctl(self, ctx, io))
+    }
+
+    fn query_directory<'a>(&'a self, ctx: &'a RequestCtx, io: QueryDirIn) -> BoxFuture<'a, NtResult<QueryDirOut>> {
+        Box::pin(dir::query_directory(self, ctx, io))
+    }
+
+    fn notify<'a>(&'a self, _ctx: &'a RequestCtx, io: NotifyIn) -> BoxFuture<'a, NtResult<NotifyOut>> {
+        Box::pin(dir::notify(self, io))
+    }
+
+    fn query_info<'a>(&'a self, ctx: &'a RequestCtx, io: QueryInfoIn) -> BoxFuture<'a, NtResult<QueryInfoOut>> {
+        Box::pin(query::query_info(self, ctx, io))
+    }
+
+    fn set_info<'a>(&'a self, ctx: &'a RequestCtx, io: SetInfoIn) -> BoxFuture<'a, NtResult<()>> {
+        Box::pin(setinfo::set_info(self, ctx, io))
+    }
+
+    fn oplock_break<'a>(&'a self, _ctx: &'a RequestCtx, io: OplockBreakIn) -> BoxFuture<'a, NtResult<OplockBreakOut>> {
+        Box::pin(async move {
+            self.get(io.file_id)?;
+            // No oplock is ever granted, so there is nothing to acknowledge.
+            Err(NtStatus(0xc000_00e3)) // INVALID_OPLOCK_PROTOCOL
+        })
+    }
+
+    fn disconnect<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(open::close_all(self))
+    }
+}
