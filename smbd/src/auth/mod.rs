@@ -1,6 +1,11 @@
 //! Authentication: SPNEGO, NTLMSSP, the password database.
 
 pub mod der;
+pub mod ntlm;
+pub mod ntlmssp;
+mod reader;
 pub mod spnego;
 
+pub use ntlm::nt_hash;
+pub use ntlmssp::NtlmError;
 pub use spnego::{SpnegoError, negotiate_token};
