@@ -261,6 +261,14 @@ pub struct PassDb {
 }
 
 impl PassDb {
+    /// A database without accounts, to be saved at `path`.
+    pub fn empty(path: impl AsRef<Path>) -> PassDb {
+        PassDb {
+            path: path.as_ref().to_path_buf(),
+            entries: Vec::new(),
+        }
+    }
+
     /// Read `path`; a missing file is an empty database. Every line that is
     /// not empty or a `#` comment must parse.
     pub fn load(path: impl AsRef<Path>) -> Result<PassDb, PassDbError> {

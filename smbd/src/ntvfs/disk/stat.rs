@@ -122,6 +122,37 @@ pub fn xattr_get(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// Names of the extended attributes of `path`.
+pub fn xattr_list(path: &std::path::Path) -> Vec<String> {
+    let Ok(p) = CString::new(path.as_os_str().as_encoded_bytes()) else { return Vec::new() };
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: buffer valid for its length.
+        let r = unsafe { libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if r >= 0 {
+            buf.truncate(r as usize);
+            return buf
+                .split(|&b| b == 0)
+                .filter(|n| !n.is_empty())
+                .filter_map(|n| String::from_utf8(n.to_vec()).ok())
+                .collect();
+        }
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        return Vec::new();
+    }
+}
+
+pub fn xattr_remove(path: &std::path::Path, name: &str) -> std::io::Result<()> {
+    let p = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let n = CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: valid C strings.
+    let r = unsafe { libc::removexattr(p.as_ptr(), n.as_ptr()) };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 pub fn xattr_set(path: &std::path::Path, name: &str, value: &[u8]) -> std::io::Result<()> {
     let p = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let n = CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;

@@ -1,0 +1,625 @@
+//! One client connection: NBSS framing, decryption, compounds, credits,
+//! signing, and running each request (or chain of related requests) as its
+//! own task, so a slow or waiting request never holds up the others.
+
+pub mod credits;
+mod dispatch;
+pub mod session;
+mod smb1;
+pub mod tree;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+
+use self::credits::Credits;
+use self::session::Session;
+use crate::crypto::{self, Cipher, Preauth, SigningAlgo};
+use crate::ntvfs::FileId;
+use crate::server::Server;
+use crate::wire::header::{self, Command, Header, Target, flags, HEADER_LEN};
+use crate::wire::nbss::{self, FrameHeader};
+use crate::wire::NtStatus;
+
+const LOG: &str = "smbd::conn";
+
+/// Largest READ/WRITE/transact payload we offer (MaxReadSize etc.).
+pub const MAX_IO: u32 = 8 * 1024 * 1024;
+/// Largest frame accepted: the largest payload plus room for headers.
+pub const MAX_FRAME: usize = MAX_IO as usize + 64 * 1024;
+
+pub mod transform {
+    use std::ops::Range;
+    pub const PROTOCOL_ID: [u8; 4] = [0xfd, b'S', b'M', b'B'];
+    pub const SIGNATURE: Range<usize> = 4..20;
+    pub const NONCE: Range<usize> = 20..36;
+    pub const ORIGINAL_SIZE: Range<usize> = 36..40;
+    pub const FLAGS: Range<usize> = 42..44;
+    pub const SESSION_ID: Range<usize> = 44..52;
+    pub const LEN: usize = SESSION_ID.end;
+    /// The part the AEAD authenticates: from the nonce on.
+    pub const AAD: Range<usize> = 20..52;
+}
+
+/// What NEGOTIATE settled.
+#[derive(Debug, Clone)]
+pub struct Negotiated {
+    pub dialect: u16,
+    pub client_guid: [u8; 16],
+    pub client_caps: u32,
+    pub client_security_mode: u16,
+    pub client_dialects: Vec<u16>,
+    pub server_security_mode: u16,
+    pub server_caps: u32,
+    pub cipher: Option<Cipher>,
+    pub signing: SigningAlgo,
+    /// Pre-auth hash after NEGOTIATE (3.1.1).
+    pub preauth: Preauth,
+}
+
+/// Why a waiting request is woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    Cancel,
+    /// Its handle was closed (CHANGE_NOTIFY completes with NOTIFY_CLEANUP).
+    Cleanup,
+}
+
+pub struct PendingReq {
+    /// Set when the request went async (0: not async).
+    async_id: AtomicU64,
+    /// The handle the request waits on, if any.
+    file_id: Mutex<Option<FileId>>,
+    pub session_id: u64,
+    wake: Notify,
+    reason: Mutex<Option<Wake>>,
+}
+
+impl PendingReq {
+    fn new(session_id: u64) -> PendingReq {
+        PendingReq {
+            async_id: AtomicU64::new(0),
+            file_id: Mutex::new(None),
+            session_id,
+            wake: Notify::new(),
+            reason: Mutex::new(None),
+        }
+    }
+
+    pub fn set_file(&self, id: FileId) {
+        *self.file_id.lock().expect("pending") = Some(id);
+    }
+
+    fn file(&self) -> Option<FileId> {
+        *self.file_id.lock().expect("pending")
+    }
+
+    pub fn wake(&self, why: Wake) {
+        *self.reason.lock().expect("pending") = Some(why);
+        self.wake.notify_one();
+    }
+
+    pub async fn woken(&self) -> Wake {
+        loop {
+            let n = self.wake.notified();
+            if let Some(w) = *self.reason.lock().expect("pending") {
+                return w;
+            }
+            n.await;
+        }
+    }
+}
+
+pub struct Connection {
+    pub server: Arc<Server>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    out: mpsc::Sender<Vec<u8>>,
+    pub negotiated: Mutex<Option<Negotiated>>,
+    credits: Mutex<Credits>,
+    pub sessions: Mutex<HashMap<u64, Arc<Session>>>,
+    pending: Mutex<HashMap<u64, Arc<PendingReq>>>,
+    next_async: AtomicU64,
+    next_file: AtomicU64,
+    /// Set when a request decided the connection must end.
+    close: Notify,
+}
+
+/// One element of a received message, before processing.
+pub struct Request {
+    pub header: Header,
+    /// The SMB2 message (header and body) of this element.
+    pub msg: Vec<u8>,
+    /// Received inside an encrypted transform of this session.
+    pub encrypted: Option<u64>,
+    /// The session/tree/file a related element inherits.
+    pub session_id: u64,
+    pub tree_id: u32,
+    pub related_file: Option<FileId>,
+    pub last_in_chain: bool,
+    pub pending: Arc<PendingReq>,
+}
+
+/// What handling a request produced.
+pub enum Outcome {
+    Reply {
+        status: NtStatus,
+        body: Vec<u8>,
+        /// The file a following related request refers to.
+        file: Option<FileId>,
+        /// The tree id the response carries when it is not the request's
+        /// (TREE_CONNECT).
+        tree: Option<u32>,
+    },
+    /// The request waits; the interim response goes now, `rest` sends the
+    /// final one.
+    Async { rest: crate::ntvfs::BoxFuture<'static, (NtStatus, Vec<u8>)> },
+    /// No response at all (CANCEL).
+    Nothing,
+    /// Drop the connection (protocol violations that MS-SMB2 says end it).
+    Disconnect(String),
+}
+
+impl Outcome {
+    pub fn ok(body: Vec<u8>) -> Outcome {
+        Outcome::Reply { status: NtStatus::SUCCESS, body, file: None, tree: None }
+    }
+
+    pub fn err(status: NtStatus) -> Outcome {
+        Outcome::Reply { status, body: Vec::new(), file: None, tree: None }
+    }
+
+    pub fn reply(status: NtStatus, body: Vec<u8>) -> Outcome {
+        Outcome::Reply { status, body, file: None, tree: None }
+    }
+
+    pub fn with_tree(self, id: u32) -> Outcome {
+        match self {
+            Outcome::Reply { status, body, file, .. } => Outcome::Reply { status, body, file, tree: Some(id) },
+            o => o,
+        }
+    }
+}
+
+async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut h = [0u8; nbss::HEADER_LEN];
+    match rd.read_exact(&mut h).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let fh = FrameHeader::parse(h);
+    if fh.len > MAX_FRAME {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {} bytes exceeds {MAX_FRAME}", fh.len)));
+    }
+    let mut data = vec![0u8; fh.len];
+    rd.read_exact(&mut data).await?;
+    Ok(Some((fh.kind, data)))
+}
+
+/// Serves one client until it goes away or the server stops.
+pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
+    let peer = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let local = stream.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(512);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let conn = Arc::new(Connection {
+        server: server.clone(),
+        peer,
+        local,
+        out: tx,
+        negotiated: Mutex::new(None),
+        credits: Mutex::new(Credits::default()),
+        sessions: Mutex::new(HashMap::new()),
+        pending: Mutex::new(HashMap::new()),
+        next_async: AtomicU64::new(1),
+        next_file: AtomicU64::new(1),
+        close: Notify::new(),
+    });
+    tracing::debug!(target: LOG, %peer, "connected");
+    let why = conn.read_loop(&mut rd, netbios).await;
+    match &why {
+        Ok(()) => tracing::debug!(target: LOG, %peer, "disconnected"),
+        Err(e) => tracing::info!(target: LOG, %peer, "closing connection: {e}"),
+    }
+    conn.teardown().await;
+    drop(conn);
+    let _ = writer.await;
+}
+
+impl Connection {
+    async fn read_loop<R: AsyncRead + Unpin>(self: &Arc<Self>, rd: &mut R, netbios: bool) -> Result<(), String> {
+        let mut shutdown = self.server.shutdown.subscribe();
+        let started = Instant::now();
+        let mut session_requested = !netbios;
+        loop {
+            let negotiated = self.negotiated.lock().expect("negotiated").is_some();
+            let deadline = if negotiated { None } else { Some(self.server.limits.negotiate_timeout.saturating_sub(started.elapsed())) };
+            let frame = tokio::select! {
+                f = read_frame(rd) => f.map_err(|e| e.to_string())?,
+                _ = shutdown.changed() => return Ok(()),
+                _ = self.close.notified() => return Err("protocol violation (see above)".into()),
+                _ = async { match deadline { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
+                    return Err("no NEGOTIATE in time".into());
+                }
+            };
+            let Some((kind, data)) = frame else { return Ok(()) };
+            match kind {
+                nbss::kind::SESSION_MESSAGE if session_requested => self.message(data).await?,
+                nbss::kind::SESSION_REQUEST if !session_requested => {
+                    // Port 139: any called name is fine (Samba answers the
+                    // same); names are not checked against ours.
+                    session_requested = true;
+                    self.send_raw(FrameHeader::emit(nbss::kind::POSITIVE_RESPONSE, 0).to_vec()).await;
+                }
+                nbss::kind::KEEPALIVE => {}
+                k => return Err(format!("unexpected NetBIOS session packet type {k:#04x}")),
+            }
+        }
+    }
+
+    async fn send_raw(&self, frame: Vec<u8>) {
+        let _ = self.out.send(frame).await;
+    }
+
+    /// Sends one SMB2 message or compound (encrypting it for `encrypt`).
+    pub async fn send(&self, smb: Vec<u8>, encrypt: Option<&Session>) {
+        let payload = match encrypt.and_then(|s| s.encrypt(&smb, self)) {
+            Some(t) => t,
+            None => smb,
+        };
+        let mut frame = FrameHeader::emit(nbss::kind::SESSION_MESSAGE, payload.len()).to_vec();
+        frame.extend_from_slice(&payload);
+        self.send_raw(frame).await;
+    }
+
+    pub fn session(&self, id: u64) -> Option<Arc<Session>> {
+        self.sessions.lock().expect("sessions").get(&id).cloned()
+    }
+
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        self.negotiated.lock().expect("negotiated").clone()
+    }
+
+    pub fn new_async_id(&self) -> u64 {
+        self.next_async.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn new_file_id(&self) -> FileId {
+        let v = self.next_file.fetch_add(1, Ordering::Relaxed);
+        FileId { persistent: v, volatile: v }
+    }
+
+    /// Wakes waiting requests on `file_id` (its handle was closed).
+    pub fn cleanup_pending(&self, file_id: FileId) {
+        for p in self.pending.lock().expect("pending").values() {
+            if p.file() == Some(file_id) {
+                p.wake(Wake::Cleanup);
+            }
+        }
+    }
+
+    /// Wakes waiting requests of a session that is going away.
+    pub fn cancel_session(&self, session_id: u64) {
+        for p in self.pending.lock().expect("pending").values() {
+            if p.session_id == session_id {
+                p.wake(Wake::Cleanup);
+            }
+        }
+    }
+
+    fn cancel(&self, h: &Header) {
+        let pending = self.pending.lock().expect("pending");
+        let target = match h.target {
+            Target::Async(id) => pending.values().find(|p| p.async_id.load(Ordering::Relaxed) == id).cloned(),
+            Target::Tree(_) => pending.get(&h.message_id).cloned(),
+        };
+        drop(pending);
+        if let Some(p) = target {
+            p.wake(Wake::Cancel);
+        }
+    }
+
+    async fn message(self: &Arc<Self>, data: Vec<u8>) -> Result<(), String> {
+        match data.get(..4) {
+            Some([0xff, b'S', b'M', b'B']) => {
+                if self.negotiated.lock().expect("negotiated").is_some() {
+                    return Err("SMB1 message after negotiation".into());
+                }
+                return smb1::negotiate(self, &data).await;
+            }
+            Some(p) if p == transform::PROTOCOL_ID => {
+                let (plain, sid) = self.decrypt(&data)?;
+                return self.messages(plain, Some(sid)).await;
+            }
+            Some(p) if p == header::PROTOCOL_ID => {}
+            _ => return Err("not an SMB2 message".into()),
+        }
+        self.messages(data, None).await
+    }
+
+    fn decrypt(&self, data: &[u8]) -> Result<(Vec<u8>, u64), String> {
+        if data.len() < transform::LEN + HEADER_LEN {
+            return Err("truncated transform header".into());
+        }
+        let sid = u64::from_le_bytes(data[transform::SESSION_ID].try_into().expect("8 bytes"));
+        let size = u32::from_le_bytes(data[transform::ORIGINAL_SIZE].try_into().expect("4 bytes")) as usize;
+        if size != data.len() - transform::LEN {
+            return Err(format!("transform OriginalMessageSize {size} does not match the {} bytes sent", data.len() - transform::LEN));
+        }
+        if u16::from_le_bytes([data[transform::FLAGS.start], data[transform::FLAGS.start + 1]]) != 1 {
+            return Err("transform flags are not \"encrypted\"".into());
+        }
+        let session = self.session(sid).ok_or_else(|| format!("encrypted message for unknown session {sid:#x}"))?;
+        let cipher = self.negotiated().and_then(|n| n.cipher).ok_or("encrypted message but no cipher was negotiated")?;
+        let keys = session.keys().ok_or("encrypted message for a session without keys")?;
+        let mut plain = data[transform::LEN..].to_vec();
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&data[transform::SIGNATURE]);
+        crypto::decrypt(cipher, &keys.decryption, &data[transform::NONCE], &data[transform::AAD], &mut plain, &tag)
+            .map_err(|e| format!("session {sid:#x}: {e}"))?;
+        Ok((plain, sid))
+    }
+
+    async fn messages(self: &Arc<Self>, data: Vec<u8>, encrypted: Option<u64>) -> Result<(), String> {
+        // Split the compound and check every element before running any.
+        let mut elements: Vec<(Header, Vec<u8>)> = Vec::new();
+        let mut off = 0usize;
+        loop {
+            let h = Header::parse(&data[off..]).map_err(|e| format!("bad SMB2 header: {e}"))?;
+            if h.flags & flags::SERVER_TO_REDIR != 0 {
+                return Err("client sent a response".into());
+            }
+            let end = if h.next_command == 0 {
+                data.len()
+            } else {
+                let next = h.next_command as usize;
+                if next < HEADER_LEN || !next.is_multiple_of(8) || off + next > data.len() {
+                    return Err(format!("bad NextCommand {next}"));
+                }
+                off + next
+            };
+            if elements.is_empty() && h.flags & flags::RELATED_OPERATIONS != 0 {
+                return Err("first request of a compound marked related".into());
+            }
+            let last = h.next_command == 0;
+            elements.push((h, data[off..end].to_vec()));
+            if last {
+                break;
+            }
+            off = end;
+            if elements.len() > 64 {
+                return Err("compound of more than 64 requests".into());
+            }
+        }
+        let dialect = self.negotiated().map(|n| n.dialect);
+        let mut prepared = Vec::with_capacity(elements.len());
+        for (h, msg) in elements {
+            if h.command == Command::CANCEL {
+                self.cancel(&h);
+                continue;
+            }
+            let charge = match dialect {
+                Some(d) if d >= 0x0210 => u64::from(h.credit_charge.max(1)),
+                _ => 1,
+            };
+            self.credits.lock().expect("credits").consume(h.message_id, charge).map_err(|e| e.to_string())?;
+            let pending = Arc::new(PendingReq::new(h.session_id));
+            {
+                let mut p = self.pending.lock().expect("pending");
+                if p.len() >= self.server.limits.max_pending_per_connection {
+                    return Err("too many requests in flight".into());
+                }
+                p.insert(h.message_id, pending.clone());
+            }
+            prepared.push((h, msg, pending));
+        }
+        if prepared.is_empty() {
+            return Ok(());
+        }
+        let conn = self.clone();
+        tokio::spawn(async move {
+            let id = prepared[0].0.message_id;
+            let peer = conn.peer;
+            let task = tokio::spawn(async move { conn.chain(prepared, encrypted).await });
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!(target: LOG, %peer, message_id = id, "BUG: request handler panicked");
+            }
+        });
+        Ok(())
+    }
+
+    /// Runs the elements of one compound in order and sends the responses.
+    async fn chain(self: Arc<Self>, elements: Vec<(Header, Vec<u8>, Arc<PendingReq>)>, encrypted: Option<u64>) {
+        let mut out: Vec<u8> = Vec::new();
+        let mut last_start: Option<usize> = None;
+        let mut prev_session = 0u64;
+        let mut prev_tree = 0u32;
+        let mut prev_file: Option<FileId> = None;
+        let mut prev_status = NtStatus::SUCCESS;
+        let mut encrypt_with: Option<Arc<Session>> = None;
+        let mut continuation = None;
+        let count = elements.len();
+        for (i, (h, msg, pending)) in elements.into_iter().enumerate() {
+            let related = i > 0 && h.flags & flags::RELATED_OPERATIONS != 0;
+            let session_id = if related { prev_session } else { h.session_id };
+            let tree_id = if related { prev_tree } else { h.tree_id().unwrap_or(0) };
+            let req = Request {
+                header: h.clone(),
+                msg,
+                encrypted,
+                session_id,
+                tree_id,
+                related_file: if related { prev_file } else { None },
+                last_in_chain: i + 1 == count,
+                pending: pending.clone(),
+            };
+            let outcome = if related && prev_status.is_error() {
+                Outcome::err(prev_status)
+            } else {
+                dispatch::dispatch(&self, &req).await
+            };
+            let (status, body, file, tree_id, rest) = match outcome {
+                Outcome::Reply { status, body, file, tree } => (status, body, file, tree.unwrap_or(tree_id), None),
+                Outcome::Async { rest } => (NtStatus::PENDING, Vec::new(), None, tree_id, Some(rest)),
+                Outcome::Nothing => {
+                    self.pending.lock().expect("pending").remove(&h.message_id);
+                    continue;
+                }
+                Outcome::Disconnect(why) => {
+                    tracing::warn!(target: LOG, peer = %self.peer, "dropping the connection: {why}");
+                    self.pending.lock().expect("pending").remove(&h.message_id);
+                    self.close.notify_one();
+                    return;
+                }
+            };
+            // The session the response belongs to (SESSION_SETUP may have
+            // created it).
+            let sid = if h.command == Command::SESSION_SETUP || h.command == Command::NEGOTIATE { self.session_for_response(&h, session_id) } else { session_id };
+            let session = self.session(sid);
+            let async_id = rest.as_ref().map(|_| self.new_async_id());
+            let granted = self.credits.lock().expect("credits").grant(h.credits.max(1));
+            let mut rh = Header {
+                credit_charge: h.credit_charge,
+                status,
+                command: h.command,
+                credits: granted,
+                flags: flags::SERVER_TO_REDIR | (h.flags & flags::RELATED_OPERATIONS) | if async_id.is_some() { flags::ASYNC_COMMAND } else { 0 },
+                next_command: 0,
+                message_id: h.message_id,
+                target: match async_id {
+                    Some(a) => Target::Async(a),
+                    None => Target::Tree(tree_id),
+                },
+                session_id: sid,
+                signature: [0; 16],
+            };
+            if h.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED {
+                rh.session_id = sid;
+            }
+            if let Some(prev) = last_start {
+                let next = (out.len() - prev) as u32;
+                crate::wire::reader::patch_u32(&mut out, prev + header::field::NEXT_COMMAND.start, next);
+            }
+            let start = out.len();
+            rh.emit(&mut out);
+            if status == NtStatus::PENDING || !crate::cmd::has_normal_body(status) && body.is_empty() {
+                crate::cmd::emit_error(&mut out, &[]);
+            } else {
+                out.extend_from_slice(&body);
+            }
+            if i + 1 < count {
+                while !(out.len() - start).is_multiple_of(8) {
+                    out.push(0);
+                }
+            }
+            if let Some(s) = &session {
+                if encrypted.is_some() || s.must_encrypt(tree_id) {
+                    encrypt_with = Some(s.clone());
+                } else if s.should_sign(&h, status) {
+                    s.sign(&mut out[start..], self.negotiated().map(|n| n.signing).unwrap_or(SigningAlgo::HmacSha256));
+                }
+            }
+            if status.is_error() && h.command == Command::SESSION_SETUP {
+                // A failed logon leaves no session behind.
+            } else if h.command == Command::NEGOTIATE && status == NtStatus::SUCCESS {
+                session::negotiate_response_sent(&self, &out[start..]);
+            } else if h.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED
+                && let Some(s) = &session
+            {
+                s.preauth_update(&out[start..]);
+            } else if h.command == Command::LOGOFF && status == NtStatus::SUCCESS {
+                self.sessions.lock().expect("sessions").remove(&sid);
+            }
+            last_start = Some(start);
+            prev_session = sid;
+            prev_tree = tree_id;
+            if file.is_some() {
+                prev_file = file;
+            }
+            prev_status = status;
+            match rest {
+                Some(rest) => {
+                    let a = async_id.unwrap_or(0);
+                    pending.async_id.store(a, Ordering::Relaxed);
+                    continuation = Some((rest, h.clone(), a, sid, tree_id));
+                }
+                None => {
+                    self.pending.lock().expect("pending").remove(&h.message_id);
+                }
+            }
+        }
+        if !out.is_empty() {
+            self.send(out, encrypt_with.as_deref()).await;
+        }
+        if let Some((rest, h, async_id, sid, tree_id)) = continuation {
+            let (status, body) = rest.await;
+            self.pending.lock().expect("pending").remove(&h.message_id);
+            let mut out = Vec::new();
+            let rh = Header {
+                credit_charge: h.credit_charge,
+                status,
+                command: h.command,
+                credits: 0,
+                flags: flags::SERVER_TO_REDIR | flags::ASYNC_COMMAND,
+                next_command: 0,
+                message_id: h.message_id,
+                target: Target::Async(async_id),
+                session_id: sid,
+                signature: [0; 16],
+            };
+            rh.emit(&mut out);
+            if !crate::cmd::has_normal_body(status) && body.is_empty() {
+                crate::cmd::emit_error(&mut out, &[]);
+            } else {
+                out.extend_from_slice(&body);
+            }
+            let session = self.session(sid);
+            let mut enc = None;
+            if let Some(s) = &session {
+                if encrypted.is_some() || s.must_encrypt(tree_id) {
+                    enc = Some(s.clone());
+                } else if s.should_sign(&h, status) {
+                    s.sign(&mut out, self.negotiated().map(|n| n.signing).unwrap_or(SigningAlgo::HmacSha256));
+                }
+            }
+            self.send(out, enc.as_deref()).await;
+        }
+    }
+
+    fn session_for_response(&self, h: &Header, fallback: u64) -> u64 {
+        if h.command == Command::NEGOTIATE {
+            return 0;
+        }
+        fallback
+    }
+
+    /// Everything of this connection goes: sessions, trees, opens.
+    async fn teardown(&self) {
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().expect("sessions").drain().map(|(_, s)| s).collect();
+        for p in self.pending.lock().expect("pending").values() {
+            p.wake(Wake::Cleanup);
+        }
+        for s in sessions {
+            s.logoff().await;
+        }
+    }
+}
+

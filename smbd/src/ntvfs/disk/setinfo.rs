@@ -1,0 +1,265 @@
+//! SET_INFO on the disk backend: times and attributes, rename, delete
+//! disposition, file size, extended attributes.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::path::{self, openat2, Links, RelPath};
+use super::stat;
+use super::{creds, DiskBackend, FdKind, Open};
+use crate::ntvfs::info::*;
+use crate::ntvfs::types::{access, attr};
+use crate::ntvfs::*;
+use crate::wire::status::{from_errno, from_io};
+use crate::wire::{time, NtStatus};
+
+fn need(open: &Open, bits: u32) -> NtResult<()> {
+    if open.access & bits == 0 { Err(NtStatus::ACCESS_DENIED) } else { Ok(()) }
+}
+
+fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
+    use nix::sys::time::TimeSpec;
+    let ts = |ft: u64| {
+        if ft == 0 || ft == u64::MAX {
+            TimeSpec::new(0, libc::UTIME_OMIT)
+        } else {
+            let (s, n) = time::to_unix(ft);
+            TimeSpec::new(s, n)
+        }
+    };
+    if [b.last_access_time, b.last_write_time].iter().all(|t| *t == 0 || *t == u64::MAX) {
+        return Ok(());
+    }
+    let p = path::proc_path(fd);
+    nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, &p, &ts(b.last_access_time), &ts(b.last_write_time), nix::sys::stat::UtimensatFlags::FollowSymlink)
+        .map_err(from_errno)
+}
+
+async fn basic(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, info: BasicInfo) -> NtResult<()> {
+    need(open, access::FILE_WRITE_ATTRIBUTES)?;
+    if b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let fd = open.fd.clone();
+    let is_dir = open.is_dir;
+    creds::run_as(b.ctx.identity, &ctx.user, move || {
+        set_times(&fd, &info)?;
+        if info.attributes != 0 {
+            if is_dir && info.attributes & attr::DIRECTORY == 0 && info.attributes != attr::NORMAL {
+                // Clearing DIRECTORY on a directory is not possible.
+            }
+            if !is_dir && info.attributes & attr::DIRECTORY != 0 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let keep = attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE;
+            let a = info.attributes & keep;
+            stat::store_attributes(&*fd, a).map_err(|e| from_io(&e))?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Parses a rename target (a full path from the share root; a leading
+/// backslash is tolerated).
+fn target_path(name: &str) -> NtResult<RelPath> {
+    let t = path::parse(name.strip_prefix('\\').unwrap_or(name))?;
+    if t.is_root() {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
+    Ok(t)
+}
+
+async fn rename(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, replace: bool, root_dir: u64, name: &str) -> NtResult<()> {
+    need(open, access::DELETE)?;
+    if b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if root_dir != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if open.table.state.delete_pending() {
+        return Err(NtStatus::DELETE_PENDING);
+    }
+    let target = target_path(name)?;
+    let source = open.rel.lock().expect("rel").clone();
+    if source.is_root() {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let root = b.root.clone();
+    let links = b.links;
+    let ctx2 = b.ctx.clone();
+    let my_key = open.table.state.key;
+    let is_dir = open.is_dir;
+    let new_rel = creds::run_as(b.ctx.identity, &ctx.user, move || {
+        let (resolved, exists) = path::resolve(root.as_fd(), &target, links)?;
+        let src_parent = openat2(root.as_fd(), source.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links).map_err(|e| from_io(&e))?;
+        let dst_parent = openat2(root.as_fd(), resolved.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => NtStatus::OBJECT_PATH_NOT_FOUND,
+            _ => from_io(&e),
+        })?;
+        let src_name: OsString = source.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?.to_os_string();
+        let dst_name: OsString = resolved.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?.to_os_string();
+        let mut same_file = false;
+        if exists {
+            let tst = stat::statx_at(dst_parent.as_fd(), std::path::Path::new(&dst_name)).map_err(|e| from_io(&e))?;
+            same_file = tst.key() == my_key;
+            if !same_file {
+                if !replace {
+                    return Err(NtStatus::OBJECT_NAME_COLLISION);
+                }
+                if tst.is_dir() {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                if ctx2.table.is_open(tst.key()) {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+        }
+        let flags = if exists && !same_file { nix::fcntl::RenameFlags::empty() } else if same_file { nix::fcntl::RenameFlags::empty() } else { nix::fcntl::RenameFlags::RENAME_NOREPLACE };
+        nix::fcntl::renameat2(src_parent.as_fd(), src_name.as_os_str(), dst_parent.as_fd(), dst_name.as_os_str(), flags).map_err(|e| match e {
+            nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY => NtStatus::OBJECT_NAME_COLLISION,
+            e => from_errno(e),
+        })?;
+        let _ = is_dir;
+        Ok(resolved)
+    })
+    .await?;
+    *open.rel.lock().expect("rel") = new_rel;
+    Ok(())
+}
+
+async fn disposition(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, delete: bool) -> NtResult<()> {
+    if !delete {
+        open.table.state.set_delete_pending(false);
+        open.delete_on_close.store(false, Ordering::Relaxed);
+        return Ok(());
+    }
+    need(open, access::DELETE)?;
+    if b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if open.rel.lock().expect("rel").is_root() {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let st = stat::fstat(&*open.fd)?;
+    let name = open.rel.lock().expect("rel").file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !st.is_dir() && stat::attributes(&st, stat::stored_attributes(&*open.fd), &name) & attr::READONLY != 0 {
+        return Err(NtStatus::CANNOT_DELETE);
+    }
+    if st.is_dir() {
+        let fd = open.fd.clone();
+        let kind = open.kind;
+        let empty = creds::run_as(b.ctx.identity, &ctx.user, move || {
+            if kind != FdKind::Dir {
+                return Ok(true);
+            }
+            let dup = nix::fcntl::openat(fd.as_fd(), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).map_err(from_errno)?;
+            let mut d = nix::dir::Dir::from_fd(dup).map_err(from_errno)?;
+            Ok(d.iter().filter_map(|e| e.ok()).all(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+        })
+        .await?;
+        if !empty {
+            return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+        }
+    }
+    open.table.state.set_delete_pending(true);
+    Ok(())
+}
+
+async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> NtResult<()> {
+    need(open, access::FILE_WRITE_DATA)?;
+    if open.is_dir {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if !open.kind.writable() || b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if len > i64::MAX as u64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let fd = open.fd.clone();
+    tokio::task::spawn_blocking(move || {
+        if allocation {
+            // Allocation only shrinks the file when below its size.
+            let st = stat::fstat(&*fd)?;
+            if len >= st.size {
+                return Ok(());
+            }
+        }
+        nix::unistd::ftruncate(&*fd, len as i64).map_err(from_errno)
+    })
+    .await
+    .map_err(|_| NtStatus::INTERNAL_ERROR)?
+}
+
+async fn full_ea(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, eas: Vec<Ea>) -> NtResult<()> {
+    need(open, access::FILE_WRITE_EA)?;
+    if b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    for ea in &eas {
+        if ea.name.is_empty() || ea.name.len() > 255 || ea.name.chars().any(|c| c.is_control() || "\"*/:<>?\\|".contains(c)) {
+            return Err(NtStatus(0xc000_0051)); // INVALID_EA_NAME
+        }
+    }
+    let fd = open.fd.clone();
+    creds::run_as(b.ctx.identity, &ctx.user, move || {
+        let p = path::proc_path(&*fd);
+        for ea in eas {
+            let name = format!("user.{}", ea.name);
+            let r = if ea.value.is_empty() {
+                match stat::xattr_remove(&p, &name) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+                    r => r,
+                }
+            } else {
+                stat::xattr_set(&p, &name, &ea.value)
+            };
+            r.map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOTSUP) => NtStatus::EAS_NOT_SUPPORTED,
+                Some(libc::E2BIG) | Some(libc::ENOSPC) => NtStatus::EA_TOO_LARGE,
+                _ => from_io(&e),
+            })?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn set_info(b: &DiskBackend, ctx: &RequestCtx, io: SetInfoIn) -> NtResult<()> {
+    let open = b.get(io.file_id)?;
+    match io.info {
+        SetFileInfo::Basic(info) => basic(b, ctx, &open, info).await,
+        SetFileInfo::Rename { replace_if_exists, root_directory, name } => rename(b, ctx, &open, replace_if_exists, root_directory, &name).await,
+        SetFileInfo::Disposition { delete_pending } => disposition(b, ctx, &open, delete_pending).await,
+        SetFileInfo::EndOfFile(n) => size(b, &open, n, false).await,
+        SetFileInfo::Allocation(n) => size(b, &open, n, true).await,
+        SetFileInfo::Position(n) => {
+            open.position.store(n, Ordering::Relaxed);
+            Ok(())
+        }
+        SetFileInfo::Mode(m) => {
+            if m & !0x3e != 0 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            open.mode.store(m, Ordering::Relaxed);
+            Ok(())
+        }
+        SetFileInfo::FullEa(eas) => full_ea(b, ctx, &open, eas).await,
+        SetFileInfo::ValidDataLength(_) => Err(NtStatus::NOT_SUPPORTED),
+        SetFileInfo::Link { .. } => Err(NtStatus::NOT_SUPPORTED),
+        SetFileInfo::ShortName(_) => Err(NtStatus::NOT_SUPPORTED),
+        SetFileInfo::Security { .. } => {
+            // Permissions are the Unix mode bits; changing them through
+            // Windows security descriptors is not implemented.
+            Err(NtStatus::NOT_SUPPORTED)
+        }
+        SetFileInfo::Other { .. } => Err(NtStatus::INVALID_INFO_CLASS),
+    }
+}
+
+#[allow(dead_code)]
+fn _links(_: Links) {}
