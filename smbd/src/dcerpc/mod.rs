@@ -23,6 +23,8 @@
 
 pub mod ndr;
 pub mod pdu;
+pub mod srvsvc;
+pub mod wkssvc;
 
 /// What kind of resource a share is (srvsvc share type, MS-SRVS 2.2.2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
