@@ -23,8 +23,19 @@
 
 pub mod ndr;
 pub mod pdu;
+mod pipe;
 pub mod srvsvc;
 pub mod wkssvc;
+
+#[cfg(test)]
+mod testdata;
+#[cfg(test)]
+mod tests;
+
+pub use pipe::{
+    ASSOC_GROUP_ID, MAX_CONTEXTS, MAX_FRAG, MAX_PENDING_OUTPUT, MAX_REQUEST, MIN_FRAG, Pipe,
+    ReadOut,
+};
 
 /// What kind of resource a share is (srvsvc share type, MS-SRVS 2.2.2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
