@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod cmd;
+pub mod conn;
 pub mod crypto;
 pub mod dcerpc;
 pub mod ntvfs;
+pub mod server;
 pub mod wire;
 
 #[cfg(test)]

@@ -68,7 +68,9 @@ impl Passwords {
 
     /// The current database (re-read when the file's mtime changed).
     pub fn get(&self) -> Arc<PassDb> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mtime = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         {
             let cur = self.current.read().expect("passwords");
             if cur.1 == mtime {
@@ -161,7 +163,9 @@ pub fn listen_addrs(conf: &SmbConf) -> Result<Vec<SocketAddr>, String> {
 
 /// Addresses of the network interface named `name` ("lo", "eth0").
 pub fn interface_addrs(name: &str) -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
     addrs
         .filter(|a| a.interface_name == name)
         .filter_map(|a| {
@@ -178,11 +182,18 @@ pub fn interface_addrs(name: &str) -> Vec<IpAddr> {
 pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<(TcpListener, u16)>, String> {
     let mut out = Vec::new();
     for a in addrs {
-        let sock = if a.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
-            .map_err(|e| format!("socket for {a}: {e}"))?;
+        let sock = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(|e| format!("socket for {a}: {e}"))?;
         sock.set_reuseaddr(true).map_err(|e| format!("{a}: {e}"))?;
-        sock.bind(*a).map_err(|e| format!("cannot listen on {a}: {e}"))?;
-        let l = sock.listen(1024).map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        sock.bind(*a)
+            .map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        let l = sock
+            .listen(1024)
+            .map_err(|e| format!("cannot listen on {a}: {e}"))?;
         out.push((l, a.port()));
     }
     Ok(out)

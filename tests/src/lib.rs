@@ -249,3 +249,130 @@ pub fn entry(ino: u64, did: u32, name: &str) -> common::cnid::Entry {
         name: common::cnid::Name::new(name).unwrap(),
     }
 }
+
+/// A free TCP port on the loopback (bound and released; the daemon binds
+/// it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running smbd with its own smb.conf and state directories, stopped on
+/// drop.
+pub struct Smbd {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub conf: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Smbd {
+    /// Writes smb.conf with `[global]` extras and share sections (raw
+    /// text), creates the directories it names and starts smbd.
+    pub fn start(dir: &Path, global_extra: &str, shares: &str) -> Smbd {
+        let port = free_port();
+        for d in ["state", "cache", "lock", "private", "run"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::set_permissions(dir.join("private"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        let conf = dir.join("smb.conf");
+        let d = dir.display();
+        std::fs::write(
+            &conf,
+            format!(
+                "[global]\n  workgroup = TESTGRP\n  netbios name = OURSRV\n  smb ports = {port}\n  interfaces = lo\n  bind interfaces only = yes\n  disable netbios = yes\n  state directory = {d}/state\n  cache directory = {d}/cache\n  lock directory = {d}/lock\n  private dir = {d}/private\n  pid directory = {d}/run\n  map to guest = bad user\n{global_extra}\n{shares}\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("smbd.log");
+        let child = Command::new(bin("smbd"))
+            .arg("-F")
+            .arg("--debug-stdout")
+            .arg("-d")
+            .arg("3")
+            .arg("-s")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start smbd");
+        let s = Smbd {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+            conf,
+            log,
+        };
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .unwrap_or_else(|| panic!("smbd does not listen on {port}: {}", s.log_text()));
+        s
+    }
+
+    /// Adds `user` (a Unix account) with `password` through our smbpasswd.
+    pub fn add_user(&self, user: &str, password: &str) {
+        use std::io::Write;
+        let mut c = Command::new(bin("smbpasswd"))
+            .args(["-c"])
+            .arg(&self.conf)
+            .args(["-s", "-a", user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n{password}\n").as_bytes())
+            .unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "smbpasswd: {}", stderr(&o));
+    }
+
+    /// Runs smbclient against `//127.0.0.1/SHARE` with extra arguments.
+    pub fn smbclient(&self, share: &str, args: &[&str]) -> Output {
+        Command::new("smbclient")
+            .arg(format!("//127.0.0.1/{share}"))
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("smbclient (Debian package smbclient) runs")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        signal(c.id() as i32, nix::sys::signal::Signal::SIGTERM);
+        c.wait().unwrap()
+    }
+}
+
+impl Drop for Smbd {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// The name of the user the tests run as (smbclient logs on as it).
+pub fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "root".into())
+}

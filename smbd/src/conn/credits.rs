@@ -20,14 +20,23 @@ pub struct Credits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CreditError {
     #[error("message id {id} (charge {charge}) outside the granted window {low}..{granted}")]
-    OutOfWindow { id: u64, charge: u64, low: u64, granted: u64 },
+    OutOfWindow {
+        id: u64,
+        charge: u64,
+        low: u64,
+        granted: u64,
+    },
     #[error("message id {0} used twice")]
     Reused(u64),
 }
 
 impl Default for Credits {
     fn default() -> Self {
-        Credits { low: 0, granted: 1, used: VecDeque::new() }
+        Credits {
+            low: 0,
+            granted: 1,
+            used: VecDeque::new(),
+        }
     }
 }
 
@@ -35,9 +44,19 @@ impl Credits {
     /// Consumes ids `id .. id+charge`.
     pub fn consume(&mut self, id: u64, charge: u64) -> Result<(), CreditError> {
         let charge = charge.max(1);
-        let end = id.checked_add(charge).ok_or(CreditError::OutOfWindow { id, charge, low: self.low, granted: self.granted })?;
+        let end = id.checked_add(charge).ok_or(CreditError::OutOfWindow {
+            id,
+            charge,
+            low: self.low,
+            granted: self.granted,
+        })?;
         if id < self.low || end > self.granted {
-            return Err(CreditError::OutOfWindow { id, charge, low: self.low, granted: self.granted });
+            return Err(CreditError::OutOfWindow {
+                id,
+                charge,
+                low: self.low,
+                granted: self.granted,
+            });
         }
         let span = (self.granted - self.low) as usize;
         if self.used.len() < span {
@@ -92,9 +111,18 @@ mod tests {
         c.consume(3, 4).unwrap(); // multi-credit, out of order
         c.consume(2, 1).unwrap();
         assert_eq!(c.outstanding(), 31 - 6);
-        assert!(matches!(c.consume(40, 1), Err(CreditError::OutOfWindow { .. })));
-        assert!(matches!(c.consume(u64::MAX, 2), Err(CreditError::OutOfWindow { .. })));
-        assert!(matches!(c.consume(0, 1), Err(CreditError::OutOfWindow { .. })));
+        assert!(matches!(
+            c.consume(40, 1),
+            Err(CreditError::OutOfWindow { .. })
+        ));
+        assert!(matches!(
+            c.consume(u64::MAX, 2),
+            Err(CreditError::OutOfWindow { .. })
+        ));
+        assert!(matches!(
+            c.consume(0, 1),
+            Err(CreditError::OutOfWindow { .. })
+        ));
     }
 
     #[test]

@@ -23,9 +23,9 @@ use self::session::Session;
 use crate::crypto::{self, Cipher, Preauth, SigningAlgo};
 use crate::ntvfs::FileId;
 use crate::server::Server;
-use crate::wire::header::{self, Command, Header, Target, flags, HEADER_LEN};
-use crate::wire::nbss::{self, FrameHeader};
 use crate::wire::NtStatus;
+use crate::wire::header::{self, Command, HEADER_LEN, Header, Target, flags};
+use crate::wire::nbss::{self, FrameHeader};
 
 const LOG: &str = "smbd::conn";
 
@@ -156,10 +156,14 @@ pub enum Outcome {
         /// The tree id the response carries when it is not the request's
         /// (TREE_CONNECT).
         tree: Option<u32>,
+        /// Likewise the session id (SESSION_SETUP of a new session).
+        session: Option<u64>,
     },
     /// The request waits; the interim response goes now, `rest` sends the
     /// final one.
-    Async { rest: crate::ntvfs::BoxFuture<'static, (NtStatus, Vec<u8>)> },
+    Async {
+        rest: crate::ntvfs::BoxFuture<'static, (NtStatus, Vec<u8>)>,
+    },
     /// No response at all (CANCEL).
     Nothing,
     /// Drop the connection (protocol violations that MS-SMB2 says end it).
@@ -168,20 +172,69 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn ok(body: Vec<u8>) -> Outcome {
-        Outcome::Reply { status: NtStatus::SUCCESS, body, file: None, tree: None }
+        Outcome::Reply {
+            status: NtStatus::SUCCESS,
+            body,
+            file: None,
+            tree: None,
+            session: None,
+        }
     }
 
     pub fn err(status: NtStatus) -> Outcome {
-        Outcome::Reply { status, body: Vec::new(), file: None, tree: None }
+        Outcome::Reply {
+            status,
+            body: Vec::new(),
+            file: None,
+            tree: None,
+            session: None,
+        }
     }
 
     pub fn reply(status: NtStatus, body: Vec<u8>) -> Outcome {
-        Outcome::Reply { status, body, file: None, tree: None }
+        Outcome::Reply {
+            status,
+            body,
+            file: None,
+            tree: None,
+            session: None,
+        }
     }
 
     pub fn with_tree(self, id: u32) -> Outcome {
         match self {
-            Outcome::Reply { status, body, file, .. } => Outcome::Reply { status, body, file, tree: Some(id) },
+            Outcome::Reply {
+                status,
+                body,
+                file,
+                session,
+                ..
+            } => Outcome::Reply {
+                status,
+                body,
+                file,
+                tree: Some(id),
+                session,
+            },
+            o => o,
+        }
+    }
+
+    pub fn with_session(self, id: u64) -> Outcome {
+        match self {
+            Outcome::Reply {
+                status,
+                body,
+                file,
+                tree,
+                ..
+            } => Outcome::Reply {
+                status,
+                body,
+                file,
+                tree,
+                session: Some(id),
+            },
             o => o,
         }
     }
@@ -196,7 +249,10 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R) -> std::io::Result<Option<
     }
     let fh = FrameHeader::parse(h);
     if fh.len > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {} bytes exceeds {MAX_FRAME}", fh.len)));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {} bytes exceeds {MAX_FRAME}", fh.len),
+        ));
     }
     let mut data = vec![0u8; fh.len];
     rd.read_exact(&mut data).await?;
@@ -205,8 +261,12 @@ async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R) -> std::io::Result<Option<
 
 /// Serves one client until it goes away or the server stops.
 pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
-    let peer = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let local = stream.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(512);
@@ -243,13 +303,26 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
 }
 
 impl Connection {
-    async fn read_loop<R: AsyncRead + Unpin>(self: &Arc<Self>, rd: &mut R, netbios: bool) -> Result<(), String> {
+    async fn read_loop<R: AsyncRead + Unpin>(
+        self: &Arc<Self>,
+        rd: &mut R,
+        netbios: bool,
+    ) -> Result<(), String> {
         let mut shutdown = self.server.shutdown.subscribe();
         let started = Instant::now();
         let mut session_requested = !netbios;
         loop {
             let negotiated = self.negotiated.lock().expect("negotiated").is_some();
-            let deadline = if negotiated { None } else { Some(self.server.limits.negotiate_timeout.saturating_sub(started.elapsed())) };
+            let deadline = if negotiated {
+                None
+            } else {
+                Some(
+                    self.server
+                        .limits
+                        .negotiate_timeout
+                        .saturating_sub(started.elapsed()),
+                )
+            };
             let frame = tokio::select! {
                 f = read_frame(rd) => f.map_err(|e| e.to_string())?,
                 _ = shutdown.changed() => return Ok(()),
@@ -258,14 +331,17 @@ impl Connection {
                     return Err("no NEGOTIATE in time".into());
                 }
             };
-            let Some((kind, data)) = frame else { return Ok(()) };
+            let Some((kind, data)) = frame else {
+                return Ok(());
+            };
             match kind {
                 nbss::kind::SESSION_MESSAGE if session_requested => self.message(data).await?,
                 nbss::kind::SESSION_REQUEST if !session_requested => {
                     // Port 139: any called name is fine (Samba answers the
                     // same); names are not checked against ours.
                     session_requested = true;
-                    self.send_raw(FrameHeader::emit(nbss::kind::POSITIVE_RESPONSE, 0).to_vec()).await;
+                    self.send_raw(FrameHeader::emit(nbss::kind::POSITIVE_RESPONSE, 0).to_vec())
+                        .await;
                 }
                 nbss::kind::KEEPALIVE => {}
                 k => return Err(format!("unexpected NetBIOS session packet type {k:#04x}")),
@@ -302,7 +378,10 @@ impl Connection {
 
     pub fn new_file_id(&self) -> FileId {
         let v = self.next_file.fetch_add(1, Ordering::Relaxed);
-        FileId { persistent: v, volatile: v }
+        FileId {
+            persistent: v,
+            volatile: v,
+        }
     }
 
     /// Wakes waiting requests on `file_id` (its handle was closed).
@@ -326,7 +405,10 @@ impl Connection {
     fn cancel(&self, h: &Header) {
         let pending = self.pending.lock().expect("pending");
         let target = match h.target {
-            Target::Async(id) => pending.values().find(|p| p.async_id.load(Ordering::Relaxed) == id).cloned(),
+            Target::Async(id) => pending
+                .values()
+                .find(|p| p.async_id.load(Ordering::Relaxed) == id)
+                .cloned(),
             Target::Tree(_) => pending.get(&h.message_id).cloned(),
         };
         drop(pending);
@@ -358,25 +440,51 @@ impl Connection {
             return Err("truncated transform header".into());
         }
         let sid = u64::from_le_bytes(data[transform::SESSION_ID].try_into().expect("8 bytes"));
-        let size = u32::from_le_bytes(data[transform::ORIGINAL_SIZE].try_into().expect("4 bytes")) as usize;
+        let size = u32::from_le_bytes(data[transform::ORIGINAL_SIZE].try_into().expect("4 bytes"))
+            as usize;
         if size != data.len() - transform::LEN {
-            return Err(format!("transform OriginalMessageSize {size} does not match the {} bytes sent", data.len() - transform::LEN));
+            return Err(format!(
+                "transform OriginalMessageSize {size} does not match the {} bytes sent",
+                data.len() - transform::LEN
+            ));
         }
-        if u16::from_le_bytes([data[transform::FLAGS.start], data[transform::FLAGS.start + 1]]) != 1 {
+        if u16::from_le_bytes([
+            data[transform::FLAGS.start],
+            data[transform::FLAGS.start + 1],
+        ]) != 1
+        {
             return Err("transform flags are not \"encrypted\"".into());
         }
-        let session = self.session(sid).ok_or_else(|| format!("encrypted message for unknown session {sid:#x}"))?;
-        let cipher = self.negotiated().and_then(|n| n.cipher).ok_or("encrypted message but no cipher was negotiated")?;
-        let keys = session.keys().ok_or("encrypted message for a session without keys")?;
+        let session = self
+            .session(sid)
+            .ok_or_else(|| format!("encrypted message for unknown session {sid:#x}"))?;
+        let cipher = self
+            .negotiated()
+            .and_then(|n| n.cipher)
+            .ok_or("encrypted message but no cipher was negotiated")?;
+        let keys = session
+            .keys()
+            .ok_or("encrypted message for a session without keys")?;
         let mut plain = data[transform::LEN..].to_vec();
         let mut tag = [0u8; 16];
         tag.copy_from_slice(&data[transform::SIGNATURE]);
-        crypto::decrypt(cipher, &keys.decryption, &data[transform::NONCE], &data[transform::AAD], &mut plain, &tag)
-            .map_err(|e| format!("session {sid:#x}: {e}"))?;
+        crypto::decrypt(
+            cipher,
+            &keys.decryption,
+            &data[transform::NONCE],
+            &data[transform::AAD],
+            &mut plain,
+            &tag,
+        )
+        .map_err(|e| format!("session {sid:#x}: {e}"))?;
         Ok((plain, sid))
     }
 
-    async fn messages(self: &Arc<Self>, data: Vec<u8>, encrypted: Option<u64>) -> Result<(), String> {
+    async fn messages(
+        self: &Arc<Self>,
+        data: Vec<u8>,
+        encrypted: Option<u64>,
+    ) -> Result<(), String> {
         // Split the compound and check every element before running any.
         let mut elements: Vec<(Header, Vec<u8>)> = Vec::new();
         let mut off = 0usize;
@@ -418,7 +526,11 @@ impl Connection {
                 Some(d) if d >= 0x0210 => u64::from(h.credit_charge.max(1)),
                 _ => 1,
             };
-            self.credits.lock().expect("credits").consume(h.message_id, charge).map_err(|e| e.to_string())?;
+            self.credits
+                .lock()
+                .expect("credits")
+                .consume(h.message_id, charge)
+                .map_err(|e| e.to_string())?;
             let pending = Arc::new(PendingReq::new(h.session_id));
             {
                 let mut p = self.pending.lock().expect("pending");
@@ -447,7 +559,11 @@ impl Connection {
     }
 
     /// Runs the elements of one compound in order and sends the responses.
-    async fn chain(self: Arc<Self>, elements: Vec<(Header, Vec<u8>, Arc<PendingReq>)>, encrypted: Option<u64>) {
+    async fn chain(
+        self: Arc<Self>,
+        elements: Vec<(Header, Vec<u8>, Arc<PendingReq>)>,
+        encrypted: Option<u64>,
+    ) {
         let mut out: Vec<u8> = Vec::new();
         let mut last_start: Option<usize> = None;
         let mut prev_session = 0u64;
@@ -460,7 +576,11 @@ impl Connection {
         for (i, (h, msg, pending)) in elements.into_iter().enumerate() {
             let related = i > 0 && h.flags & flags::RELATED_OPERATIONS != 0;
             let session_id = if related { prev_session } else { h.session_id };
-            let tree_id = if related { prev_tree } else { h.tree_id().unwrap_or(0) };
+            let tree_id = if related {
+                prev_tree
+            } else {
+                h.tree_id().unwrap_or(0)
+            };
             let req = Request {
                 header: h.clone(),
                 msg,
@@ -476,9 +596,22 @@ impl Connection {
             } else {
                 dispatch::dispatch(&self, &req).await
             };
-            let (status, body, file, tree_id, rest) = match outcome {
-                Outcome::Reply { status, body, file, tree } => (status, body, file, tree.unwrap_or(tree_id), None),
-                Outcome::Async { rest } => (NtStatus::PENDING, Vec::new(), None, tree_id, Some(rest)),
+            let (status, body, file, tree_id, session_override, rest) = match outcome {
+                Outcome::Reply {
+                    status,
+                    body,
+                    file,
+                    tree,
+                    session,
+                } => (status, body, file, tree.unwrap_or(tree_id), session, None),
+                Outcome::Async { rest } => (
+                    NtStatus::PENDING,
+                    Vec::new(),
+                    None,
+                    tree_id,
+                    None,
+                    Some(rest),
+                ),
                 Outcome::Nothing => {
                     self.pending.lock().expect("pending").remove(&h.message_id);
                     continue;
@@ -492,16 +625,30 @@ impl Connection {
             };
             // The session the response belongs to (SESSION_SETUP may have
             // created it).
-            let sid = if h.command == Command::SESSION_SETUP || h.command == Command::NEGOTIATE { self.session_for_response(&h, session_id) } else { session_id };
+            let sid = match (h.command, session_override) {
+                (Command::NEGOTIATE, _) => 0,
+                (_, Some(s)) => s,
+                _ => session_id,
+            };
             let session = self.session(sid);
             let async_id = rest.as_ref().map(|_| self.new_async_id());
-            let granted = self.credits.lock().expect("credits").grant(h.credits.max(1));
-            let mut rh = Header {
+            let granted = self
+                .credits
+                .lock()
+                .expect("credits")
+                .grant(h.credits.max(1));
+            let rh = Header {
                 credit_charge: h.credit_charge,
                 status,
                 command: h.command,
                 credits: granted,
-                flags: flags::SERVER_TO_REDIR | (h.flags & flags::RELATED_OPERATIONS) | if async_id.is_some() { flags::ASYNC_COMMAND } else { 0 },
+                flags: flags::SERVER_TO_REDIR
+                    | (h.flags & flags::RELATED_OPERATIONS)
+                    | if async_id.is_some() {
+                        flags::ASYNC_COMMAND
+                    } else {
+                        0
+                    },
                 next_command: 0,
                 message_id: h.message_id,
                 target: match async_id {
@@ -511,16 +658,19 @@ impl Connection {
                 session_id: sid,
                 signature: [0; 16],
             };
-            if h.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED {
-                rh.session_id = sid;
-            }
             if let Some(prev) = last_start {
                 let next = (out.len() - prev) as u32;
-                crate::wire::reader::patch_u32(&mut out, prev + header::field::NEXT_COMMAND.start, next);
+                crate::wire::reader::patch_u32(
+                    &mut out,
+                    prev + header::field::NEXT_COMMAND.start,
+                    next,
+                );
             }
             let start = out.len();
             rh.emit(&mut out);
-            if status == NtStatus::PENDING || !crate::cmd::has_normal_body(status) && body.is_empty() {
+            if status == NtStatus::PENDING
+                || !crate::cmd::has_normal_body(status) && body.is_empty()
+            {
                 crate::cmd::emit_error(&mut out, &[]);
             } else {
                 out.extend_from_slice(&body);
@@ -534,14 +684,18 @@ impl Connection {
                 if encrypted.is_some() || s.must_encrypt(tree_id) {
                     encrypt_with = Some(s.clone());
                 } else if s.should_sign(&h, status) {
-                    s.sign(&mut out[start..], self.negotiated().map(|n| n.signing).unwrap_or(SigningAlgo::HmacSha256));
+                    s.sign(
+                        &mut out[start..],
+                        self.negotiated()
+                            .map(|n| n.signing)
+                            .unwrap_or(SigningAlgo::HmacSha256),
+                    );
                 }
             }
-            if status.is_error() && h.command == Command::SESSION_SETUP {
-                // A failed logon leaves no session behind.
-            } else if h.command == Command::NEGOTIATE && status == NtStatus::SUCCESS {
+            if h.command == Command::NEGOTIATE && status == NtStatus::SUCCESS {
                 session::negotiate_response_sent(&self, &out[start..]);
-            } else if h.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED
+            } else if h.command == Command::SESSION_SETUP
+                && status == NtStatus::MORE_PROCESSING_REQUIRED
                 && let Some(s) = &session
             {
                 s.preauth_update(&out[start..]);
@@ -597,23 +751,27 @@ impl Connection {
                 if encrypted.is_some() || s.must_encrypt(tree_id) {
                     enc = Some(s.clone());
                 } else if s.should_sign(&h, status) {
-                    s.sign(&mut out, self.negotiated().map(|n| n.signing).unwrap_or(SigningAlgo::HmacSha256));
+                    s.sign(
+                        &mut out,
+                        self.negotiated()
+                            .map(|n| n.signing)
+                            .unwrap_or(SigningAlgo::HmacSha256),
+                    );
                 }
             }
             self.send(out, enc.as_deref()).await;
         }
     }
 
-    fn session_for_response(&self, h: &Header, fallback: u64) -> u64 {
-        if h.command == Command::NEGOTIATE {
-            return 0;
-        }
-        fallback
-    }
-
     /// Everything of this connection goes: sessions, trees, opens.
     async fn teardown(&self) {
-        let sessions: Vec<Arc<Session>> = self.sessions.lock().expect("sessions").drain().map(|(_, s)| s).collect();
+        let sessions: Vec<Arc<Session>> = self
+            .sessions
+            .lock()
+            .expect("sessions")
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for p in self.pending.lock().expect("pending").values() {
             p.wake(Wake::Cleanup);
         }
@@ -622,4 +780,3 @@ impl Connection {
         }
     }
 }
-

@@ -14,8 +14,8 @@ use crate::cmd::negotiate::{self as neg, NegContext, NegotiateOut, caps, dialect
 use crate::cmd::session_setup::{self as ss, session_flags};
 use crate::crypto::{self, Cipher, Preauth, SessionKeys, SigningAlgo};
 use crate::ntvfs::UserToken;
-use crate::wire::header::{Command, Header, flags};
 use crate::wire::NtStatus;
+use crate::wire::header::{Command, Header, flags};
 
 const LOG: &str = "smbd::session";
 
@@ -166,7 +166,13 @@ impl Session {
     /// Disconnects every tree of the session (its keys stay until the
     /// session object goes, so the LOGOFF response can still be signed).
     pub async fn logoff(&self) {
-        let trees: Vec<Arc<Tree>> = self.trees.lock().expect("trees").drain().map(|(_, t)| t).collect();
+        let trees: Vec<Arc<Tree>> = self
+            .trees
+            .lock()
+            .expect("trees")
+            .drain()
+            .map(|(_, t)| t)
+            .collect();
         for t in trees {
             t.backend.disconnect().await;
         }
@@ -174,9 +180,15 @@ impl Session {
 }
 
 fn pick_dialect(offered: &[u16], min: u16, max: u16) -> Option<u16> {
-    [dialect::SMB3_11, dialect::SMB3_02, dialect::SMB3_00, dialect::SMB2_10, dialect::SMB2_02]
-        .into_iter()
-        .find(|d| *d >= min && *d <= max && offered.contains(d))
+    [
+        dialect::SMB3_11,
+        dialect::SMB3_02,
+        dialect::SMB3_00,
+        dialect::SMB2_10,
+        dialect::SMB2_02,
+    ]
+    .into_iter()
+    .find(|d| *d >= min && *d <= max && offered.contains(d))
 }
 
 pub async fn negotiate(conn: &Arc<Connection>, req: &Request) -> Outcome {
@@ -192,31 +204,52 @@ pub async fn negotiate(conn: &Arc<Connection>, req: &Request) -> Outcome {
     };
     let conf = conn.server.conf();
     let g = &conf.global;
-    let Some(dialect) = pick_dialect(&n.dialects, g.server_min_protocol.wire(), g.server_max_protocol.wire()) else {
+    let Some(dialect) = pick_dialect(
+        &n.dialects,
+        g.server_min_protocol.wire(),
+        g.server_max_protocol.wire(),
+    ) else {
         tracing::info!(target: LOG, peer = %conn.peer, offered = ?n.dialects, "no common dialect");
         return Outcome::err(NtStatus::NOT_SUPPORTED);
     };
-    answer_negotiate(conn, req, Some(&n), dialect)
+    answer_negotiate(conn, &req.msg, Some(&n), dialect)
 }
 
 /// The NEGOTIATE response for `dialect` (also for an SMB1 negotiate that
 /// offered SMB2, then `n` is None).
-pub fn answer_negotiate(conn: &Arc<Connection>, req: &Request, n: Option<&neg::NegotiateIn>, dialect: u16) -> Outcome {
+pub fn answer_negotiate(
+    conn: &Arc<Connection>,
+    request: &[u8],
+    n: Option<&neg::NegotiateIn>,
+    dialect: u16,
+) -> Outcome {
     let conf = conn.server.conf();
     let g = &conf.global;
     let mandatory = g.server_signing == ServerSigning::Mandatory;
-    let security = security_mode::SIGNING_ENABLED | if mandatory { security_mode::SIGNING_REQUIRED } else { 0 };
+    let security = security_mode::SIGNING_ENABLED
+        | if mandatory {
+            security_mode::SIGNING_REQUIRED
+        } else {
+            0
+        };
     let mut caps_ = 0;
     if dialect >= dialect::SMB2_10 && dialect != dialect::WILDCARD {
         caps_ |= caps::LARGE_MTU;
     }
     let client_caps = n.map_or(0, |n| n.capabilities);
     let encryption_ok = g.smb_encrypt != SmbEncrypt::Off;
-    if (dialect == dialect::SMB3_00 || dialect == dialect::SMB3_02) && client_caps & caps::ENCRYPTION != 0 && encryption_ok {
+    if (dialect == dialect::SMB3_00 || dialect == dialect::SMB3_02)
+        && client_caps & caps::ENCRYPTION != 0
+        && encryption_ok
+    {
         caps_ |= caps::ENCRYPTION;
     }
     let mut cipher = None;
-    let mut signing = if dialect >= dialect::SMB3_00 { SigningAlgo::AesCmac } else { SigningAlgo::HmacSha256 };
+    let mut signing = if dialect >= dialect::SMB3_00 {
+        SigningAlgo::AesCmac
+    } else {
+        SigningAlgo::HmacSha256
+    };
     if dialect >= dialect::SMB3_00 && dialect < dialect::SMB3_11 && caps_ & caps::ENCRYPTION != 0 {
         cipher = Some(Cipher::Aes128Ccm);
     }
@@ -229,8 +262,15 @@ pub fn answer_negotiate(conn: &Arc<Connection>, req: &Request, n: Option<&neg::N
         }
         let mut salt = vec![0u8; 32];
         let _ = getrandom::fill(&mut salt);
-        contexts.push(NegContext::Preauth { hash_algorithms: vec![neg::SHA_512], salt });
-        if let Some(NegContext::Encryption { ciphers }) = n.contexts.iter().find(|c| matches!(c, NegContext::Encryption { .. })) {
+        contexts.push(NegContext::Preauth {
+            hash_algorithms: vec![neg::SHA_512],
+            salt,
+        });
+        if let Some(NegContext::Encryption { ciphers }) = n
+            .contexts
+            .iter()
+            .find(|c| matches!(c, NegContext::Encryption { .. }))
+        {
             let chosen = if !encryption_ok {
                 None
             } else if ciphers.contains(&Cipher::Aes128Gcm.id()) {
@@ -241,14 +281,30 @@ pub fn answer_negotiate(conn: &Arc<Connection>, req: &Request, n: Option<&neg::N
                 None
             };
             cipher = chosen;
-            contexts.push(NegContext::Encryption { ciphers: vec![chosen.map_or(0, Cipher::id)] });
+            contexts.push(NegContext::Encryption {
+                ciphers: vec![chosen.map_or(0, Cipher::id)],
+            });
         }
-        if let Some(NegContext::Signing { algorithms }) = n.contexts.iter().find(|c| matches!(c, NegContext::Signing { .. })) {
-            signing = if algorithms.contains(&SigningAlgo::AesGmac.id()) { SigningAlgo::AesGmac } else { SigningAlgo::AesCmac };
-            contexts.push(NegContext::Signing { algorithms: vec![signing.id()] });
+        if let Some(NegContext::Signing { algorithms }) = n
+            .contexts
+            .iter()
+            .find(|c| matches!(c, NegContext::Signing { .. }))
+        {
+            signing = if algorithms.contains(&SigningAlgo::AesGmac.id()) {
+                SigningAlgo::AesGmac
+            } else {
+                SigningAlgo::AesCmac
+            };
+            contexts.push(NegContext::Signing {
+                algorithms: vec![signing.id()],
+            });
         }
     }
-    let max_io = if dialect == dialect::SMB2_02 { 65536 } else { super::MAX_IO };
+    let max_io = if dialect == dialect::SMB2_02 {
+        65536
+    } else {
+        super::MAX_IO
+    };
     let out = NegotiateOut {
         security_mode: security,
         dialect,
@@ -270,7 +326,7 @@ pub fn answer_negotiate(conn: &Arc<Connection>, req: &Request, n: Option<&neg::N
     if dialect != dialect::WILDCARD {
         let mut preauth = Preauth::zero();
         if dialect == dialect::SMB3_11 {
-            preauth.update(&req.msg);
+            preauth.update(request);
         }
         *conn.negotiated.lock().expect("negotiated") = Some(Negotiated {
             dialect,
@@ -331,11 +387,20 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
     let g = &conf.global;
     let new = req.header.session_id == 0;
     let session = if new {
-        if conn.sessions.lock().expect("sessions").len() >= conn.server.limits.max_sessions_per_connection {
+        if conn.sessions.lock().expect("sessions").len()
+            >= conn.server.limits.max_sessions_per_connection
+        {
             return Outcome::err(NtStatus::INSUFFICIENT_RESOURCES);
         }
-        let s = Arc::new(Session::new(conn.server.new_session_id(), negd.dialect, negd.preauth.clone()));
-        conn.sessions.lock().expect("sessions").insert(s.id, s.clone());
+        let s = Arc::new(Session::new(
+            conn.server.new_session_id(),
+            negd.dialect,
+            negd.preauth.clone(),
+        ));
+        conn.sessions
+            .lock()
+            .expect("sessions")
+            .insert(s.id, s.clone());
         s
     } else {
         match conn.session(req.header.session_id) {
@@ -368,13 +433,13 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
         if !session.is_valid() {
             conn.sessions.lock().expect("sessions").remove(&session.id);
         }
-        Outcome::err(status)
+        Outcome::err(status).with_session(session.id)
     };
     match step {
         Ok(Step::Continue(token)) => {
             let mut body = Vec::new();
             ss::emit(0, &token, &mut body);
-            Outcome::reply(NtStatus::MORE_PROCESSING_REQUIRED, body)
+            Outcome::reply(NtStatus::MORE_PROCESSING_REQUIRED, body).with_session(session.id)
         }
         Err(e) => {
             tracing::info!(target: LOG, peer = %conn.peer, "authentication failed: {e}");
@@ -404,7 +469,11 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
                 tracing::info!(target: LOG, peer = %conn.peer, "refused: smb encrypt = required and the client cannot encrypt");
                 return fail(NtStatus::ACCESS_DENIED);
             }
-            let keys = SessionKeys::derive(negd.dialect, &result.session_key, &session.preauth.lock().expect("preauth"));
+            let keys = SessionKeys::derive(
+                negd.dialect,
+                &result.session_key,
+                &session.preauth.lock().expect("preauth"),
+            );
             let mut sflags = 0;
             if anonymous {
                 sflags |= session_flags::IS_NULL;
@@ -424,7 +493,7 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
             }));
             let mut body = Vec::new();
             ss::emit(sflags, &token, &mut body);
-            Outcome::ok(body)
+            Outcome::ok(body).with_session(session.id)
         }
     }
 }

@@ -26,8 +26,12 @@ pub struct Tree {
 }
 
 fn member_of(user: &UserToken, group: &str) -> bool {
-    let Ok(Some(g)) = nix::unistd::Group::from_name(group) else { return false };
-    user.gid == g.gid.as_raw() || user.groups.contains(&g.gid.as_raw()) || g.mem.iter().any(|m| m == &user.name)
+    let Ok(Some(g)) = nix::unistd::Group::from_name(group) else {
+        return false;
+    };
+    user.gid == g.gid.as_raw()
+        || user.groups.contains(&g.gid.as_raw())
+        || g.mem.iter().any(|m| m == &user.name)
 }
 
 fn listed(user: &UserToken, list: &[UserOrGroup]) -> bool {
@@ -53,14 +57,22 @@ pub fn admit(share: &Share, user: &UserToken) -> Result<UserToken, NtStatus> {
     }
     let mut t = user.clone();
     if let Some(fu) = &share.force_user {
-        let u = nix::unistd::User::from_name(fu).ok().flatten().ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        let u = nix::unistd::User::from_name(fu)
+            .ok()
+            .flatten()
+            .ok_or(NtStatus::BAD_NETWORK_NAME)?;
         t.uid = u.uid.as_raw();
         t.gid = u.gid.as_raw();
         let cname = std::ffi::CString::new(fu.as_str()).map_err(|_| NtStatus::BAD_NETWORK_NAME)?;
-        t.groups = nix::unistd::getgrouplist(&cname, u.gid).map(|g| g.into_iter().map(|g| g.as_raw()).collect()).unwrap_or_else(|_| vec![u.gid.as_raw()]);
+        t.groups = nix::unistd::getgrouplist(&cname, u.gid)
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_else(|_| vec![u.gid.as_raw()]);
     }
     if let Some(fg) = &share.force_group {
-        let g = nix::unistd::Group::from_name(fg).ok().flatten().ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        let g = nix::unistd::Group::from_name(fg)
+            .ok()
+            .flatten()
+            .ok_or(NtStatus::BAD_NETWORK_NAME)?;
         t.gid = g.gid.as_raw();
         if !t.groups.contains(&t.gid) {
             t.groups.push(t.gid);
@@ -93,11 +105,24 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
         return Outcome::err(NtStatus::INSUFFICIENT_RESOURCES);
     }
     let user = session.user().expect("valid session");
-    let negd = conn.negotiated().expect("negotiated before a session exists");
+    let negd = conn
+        .negotiated()
+        .expect("negotiated before a session exists");
     let conf = conn.server.conf();
-    let (backend, out, tuser, encrypt, ipc): (Arc<dyn Ntvfs>, TreeConnectOut, Arc<UserToken>, bool, bool) = if name.eq_ignore_ascii_case("IPC$") {
+    let (backend, out, tuser, encrypt, ipc): (
+        Arc<dyn Ntvfs>,
+        TreeConnectOut,
+        Arc<UserToken>,
+        bool,
+        bool,
+    ) = if name.eq_ignore_ascii_case("IPC$") {
         let backend = Arc::new(IpcBackend::new(conn.server.clone(), user.clone()));
-        let out = TreeConnectOut { share_type: share_type::PIPE, share_flags: share_flags::NO_CACHING, capabilities: 0, maximal_access: access::FILE_ALL_ACCESS };
+        let out = TreeConnectOut {
+            share_type: share_type::PIPE,
+            share_flags: share_flags::NO_CACHING,
+            capabilities: 0,
+            maximal_access: access::FILE_ALL_ACCESS,
+        };
         (backend, out, user.clone(), false, true)
     } else {
         let Some(share) = conf.share(&name) else {
@@ -139,13 +164,37 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
                 return Outcome::err(s);
             }
         };
-        let maximal = if share.read_only { access::FILE_GENERIC_READ | access::FILE_EXECUTE } else { access::FILE_ALL_ACCESS };
-        let flags = share_flags::MANUAL_CACHING | if encrypt { share_flags::ENCRYPT_DATA } else { 0 };
-        let out = TreeConnectOut { share_type: share_type::DISK, share_flags: flags, capabilities: 0, maximal_access: maximal };
+        let maximal = if share.read_only {
+            access::FILE_GENERIC_READ | access::FILE_EXECUTE
+        } else {
+            access::FILE_ALL_ACCESS
+        };
+        let flags = share_flags::MANUAL_CACHING
+            | if encrypt {
+                share_flags::ENCRYPT_DATA
+            } else {
+                0
+            };
+        let out = TreeConnectOut {
+            share_type: share_type::DISK,
+            share_flags: flags,
+            capabilities: 0,
+            maximal_access: maximal,
+        };
         (backend, out, tuser, encrypt, false)
     };
     let id = session.new_tree_id();
-    session.trees.lock().expect("trees").insert(id, Arc::new(Tree { id, share: name.clone(), backend, user: tuser, encrypt, ipc }));
+    session.trees.lock().expect("trees").insert(
+        id,
+        Arc::new(Tree {
+            id,
+            share: name.clone(),
+            backend,
+            user: tuser,
+            encrypt,
+            ipc,
+        }),
+    );
     tracing::debug!(target: LOG, peer = %conn.peer, share = %name, tree = id, "connected");
     let mut body = Vec::new();
     tc::emit(&out, &mut body);

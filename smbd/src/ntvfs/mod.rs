@@ -10,6 +10,7 @@
 
 pub mod disk;
 pub mod info;
+pub mod ipc;
 pub mod types;
 
 use std::future::Future;

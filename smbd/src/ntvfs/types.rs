@@ -265,6 +265,9 @@ pub struct ReadIn {
 pub struct ReadOut {
     pub data: Vec<u8>,
     pub remaining: u32,
+    /// A message-mode pipe had more of the message than fit
+    /// (STATUS_BUFFER_OVERFLOW).
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

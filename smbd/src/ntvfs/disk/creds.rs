@@ -33,7 +33,12 @@ impl Identity {
     }
 }
 
-fn raw(call: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) -> std::io::Result<()> {
+fn raw(
+    call: libc::c_long,
+    a: libc::c_long,
+    b: libc::c_long,
+    c: libc::c_long,
+) -> std::io::Result<()> {
     // SAFETY: set*id system calls with integer arguments.
     let r = unsafe { libc::syscall(call, a, b, c) };
     if r == 0 {
@@ -46,7 +51,13 @@ fn raw(call: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) ->
 fn set_groups(groups: &[u32]) -> std::io::Result<()> {
     let gids: Vec<libc::gid_t> = groups.to_vec();
     // SAFETY: the pointer and length describe `gids`, alive for the call.
-    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len() as libc::c_long, gids.as_ptr()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_setgroups,
+            gids.len() as libc::c_long,
+            gids.as_ptr(),
+        )
+    };
     if r == 0 {
         Ok(())
     } else {
@@ -141,7 +152,11 @@ mod tests {
         assert_eq!((uid, gid, groups), (65534, 65534, 1));
         // A file only root may read is denied to the user.
         let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let p = dir.path().join("secret");
         std::fs::write(&p, "x").unwrap();
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -153,7 +168,11 @@ mod tests {
         .unwrap();
         assert!(denied);
         // And the pool thread is root again.
-        let back = run_as(Identity::AsDaemon, &user, || Ok(nix::unistd::geteuid().as_raw())).await.unwrap();
+        let back = run_as(Identity::AsDaemon, &user, || {
+            Ok(nix::unistd::geteuid().as_raw())
+        })
+        .await
+        .unwrap();
         assert_eq!(back, 0);
         assert!(std::fs::read(&p).is_ok());
     }

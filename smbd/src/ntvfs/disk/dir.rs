@@ -11,11 +11,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use super::stat;
-use super::{creds, DiskBackend, FdKind};
+use super::{DiskBackend, FdKind, creds};
 use crate::ntvfs::types::{access, dir_flags};
 use crate::ntvfs::*;
-use crate::wire::info::dir_entry_len;
 use crate::wire::NtStatus;
+use crate::wire::info::dir_entry_len;
 
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
@@ -28,8 +28,13 @@ pub(crate) struct Cursor {
 
 fn read_names(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, NtStatus> {
     // A fresh descriptor so every scan starts at the beginning.
-    let dup = nix::fcntl::openat(fd.as_fd(), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(crate::wire::status::from_errno)?;
+    let dup = nix::fcntl::openat(
+        fd.as_fd(),
+        ".",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(crate::wire::status::from_errno)?;
     let mut d = nix::dir::Dir::from_fd(dup).map_err(crate::wire::status::from_errno)?;
     let mut names = vec![b".".to_vec(), b"..".to_vec()];
     for e in d.iter() {
@@ -42,7 +47,11 @@ fn read_names(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, NtStatus> {
     Ok(names)
 }
 
-pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: QueryDirIn) -> NtResult<QueryDirOut> {
+pub(super) async fn query_directory(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    io: QueryDirIn,
+) -> NtResult<QueryDirOut> {
     let open = b.get(io.file_id)?;
     if !open.is_dir {
         return Err(NtStatus::INVALID_PARAMETER);
@@ -50,7 +59,11 @@ pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: Query
     if open.access & access::FILE_LIST_DIRECTORY == 0 || open.kind != FdKind::Dir {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    let pattern = if io.pattern.is_empty() { "*".to_string() } else { io.pattern.clone() };
+    let pattern = if io.pattern.is_empty() {
+        "*".to_string()
+    } else {
+        io.pattern.clone()
+    };
     if pattern.contains('\\') {
         return Err(NtStatus::OBJECT_NAME_INVALID);
     }
@@ -59,7 +72,12 @@ pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: Query
     if restart || cur.pattern.is_none() {
         let fd = open.fd.clone();
         let names = creds::run_as(b.ctx.identity, &ctx.user, move || read_names(&fd)).await?;
-        *cur = Cursor { names: Arc::new(names), pos: 0, pattern: Some(pattern), matched: false };
+        *cur = Cursor {
+            names: Arc::new(names),
+            pos: 0,
+            pattern: Some(pattern),
+            matched: false,
+        };
     }
     let pattern = cur.pattern.clone().unwrap_or_default();
     let single = io.flags & dir_flags::RETURN_SINGLE_ENTRY != 0;
@@ -83,7 +101,8 @@ pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: Query
                 i += 1;
                 continue;
             }
-            let st = match stat::statx_at(fd.as_fd(), std::path::Path::new(OsStr::from_bytes(raw))) {
+            let st = match stat::statx_at(fd.as_fd(), std::path::Path::new(OsStr::from_bytes(raw)))
+            {
                 Ok(st) => st,
                 // Vanished since the listing, or ".." at the share root
                 // (reported as the root itself).
@@ -99,11 +118,21 @@ pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: Query
                     continue;
                 }
             };
-            let st = if raw.as_slice() == b".." && at_root { stat::fstat(&*fd)? } else { st };
+            let st = if raw.as_slice() == b".." && at_root {
+                stat::fstat(&*fd)?
+            } else {
+                st
+            };
             let stored = if st.is_dir() || st.mode & libc::S_IFMT == libc::S_IFREG {
-                super::path::openat2(fd.as_fd(), std::path::Path::new(OsStr::from_bytes(raw)), libc::O_PATH | libc::O_NOFOLLOW, 0, super::path::Links::Beneath)
-                    .ok()
-                    .and_then(|f| stat::stored_attributes(&f))
+                super::path::openat2(
+                    fd.as_fd(),
+                    std::path::Path::new(OsStr::from_bytes(raw)),
+                    libc::O_PATH | libc::O_NOFOLLOW,
+                    0,
+                    super::path::Links::Beneath,
+                )
+                .ok()
+                .and_then(|f| stat::stored_attributes(&f))
             } else {
                 None
             };
@@ -132,7 +161,11 @@ pub(super) async fn query_directory(b: &DiskBackend, ctx: &RequestCtx, io: Query
     cur.pos = consumed;
     if entries.is_empty() {
         let first = !cur.matched;
-        return Err(if first { NtStatus::NO_SUCH_FILE } else { NtStatus::NO_MORE_FILES });
+        return Err(if first {
+            NtStatus::NO_SUCH_FILE
+        } else {
+            NtStatus::NO_MORE_FILES
+        });
     }
     cur.matched = true;
     Ok(QueryDirOut { entries })
@@ -152,10 +185,12 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
             Some(w) => w.clone(),
             None => {
                 let p = super::path::proc_path(&*open.fd);
-                let dw = Arc::new(super::notify::DirWatch::new(&p, io.watch_tree).map_err(|e| {
-                    tracing::warn!(target: "smbd::disk", "cannot watch directory: {e}");
-                    NtStatus::INSUFFICIENT_RESOURCES
-                })?);
+                let dw = Arc::new(super::notify::DirWatch::new(&p, io.watch_tree).map_err(
+                    |e| {
+                        tracing::warn!(target: "smbd::disk", "cannot watch directory: {e}");
+                        NtStatus::INSUFFICIENT_RESOURCES
+                    },
+                )?);
                 *w = Some(dw.clone());
                 dw
             }

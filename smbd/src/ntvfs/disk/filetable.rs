@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::ntvfs::types::{access, lock_flags, share, LockElement};
+use crate::ntvfs::types::{LockElement, access, lock_flags, share};
 use crate::wire::NtStatus;
 
 /// Identifies a file: device and inode.
@@ -42,7 +42,8 @@ impl ByteLock {
             return (self.length == 0 && length != 0 && a > b && a < b.saturating_add(length))
                 || (length == 0 && self.length != 0 && b > a && b < a.saturating_add(self.length));
         }
-        offset < self.offset.saturating_add(self.length) && self.offset < offset.saturating_add(length)
+        offset < self.offset.saturating_add(self.length)
+            && self.offset < offset.saturating_add(length)
     }
 }
 
@@ -125,7 +126,11 @@ impl FileTable {
             return Err(NtStatus::SHARING_VIOLATION);
         }
         let id = self.next_open.fetch_add(1, Ordering::Relaxed) + 1;
-        inner.opens.push(OpenEntry { id, access: access_, share: share_ });
+        inner.opens.push(OpenEntry {
+            id,
+            access: access_,
+            share: share_,
+        });
         drop(inner);
         Ok(OpenRef { state, id })
     }
@@ -171,26 +176,44 @@ impl FileState {
 
     /// Whether a read (`write` false) or write by `open` of the range may
     /// go ahead, given the other opens' locks.
-    pub fn check_io(&self, open: u64, offset: u64, length: u64, write: bool) -> Result<(), NtStatus> {
+    pub fn check_io(
+        &self,
+        open: u64,
+        offset: u64,
+        length: u64,
+        write: bool,
+    ) -> Result<(), NtStatus> {
         if length == 0 {
             return Ok(());
         }
         let inner = self.inner.lock().expect("file state");
-        let blocked = inner.locks.iter().any(|l| {
-            l.open != open && l.overlaps(offset, length) && (l.exclusive || write)
-        });
-        if blocked { Err(NtStatus::FILE_LOCK_CONFLICT) } else { Ok(()) }
+        let blocked = inner
+            .locks
+            .iter()
+            .any(|l| l.open != open && l.overlaps(offset, length) && (l.exclusive || write));
+        if blocked {
+            Err(NtStatus::FILE_LOCK_CONFLICT)
+        } else {
+            Ok(())
+        }
     }
 
     fn try_lock(inner: &mut FileInner, open: u64, e: &LockElement) -> Result<(), NtStatus> {
         let exclusive = e.flags & lock_flags::EXCLUSIVE != 0;
         let conflict = inner.locks.iter().any(|l| {
-            l.overlaps(e.offset, e.length) && (l.exclusive || exclusive) && !(l.open == open && !l.exclusive && !exclusive)
+            l.overlaps(e.offset, e.length)
+                && (l.exclusive || exclusive)
+                && !(l.open == open && !l.exclusive && !exclusive)
         });
         if conflict {
             return Err(NtStatus::LOCK_NOT_GRANTED);
         }
-        inner.locks.push(ByteLock { open, offset: e.offset, length: e.length, exclusive });
+        inner.locks.push(ByteLock {
+            open,
+            offset: e.offset,
+            length: e.length,
+            exclusive,
+        });
         Ok(())
     }
 
@@ -208,7 +231,11 @@ impl FileState {
                 return Err(NtStatus(0xc000_01a1)); // INVALID_LOCK_RANGE
             }
             let kind = e.flags & (lock_flags::SHARED | lock_flags::EXCLUSIVE | lock_flags::UNLOCK);
-            let valid = if unlock { kind == lock_flags::UNLOCK } else { kind == lock_flags::SHARED || kind == lock_flags::EXCLUSIVE };
+            let valid = if unlock {
+                kind == lock_flags::UNLOCK
+            } else {
+                kind == lock_flags::SHARED || kind == lock_flags::EXCLUSIVE
+            };
             if !valid {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
@@ -261,7 +288,11 @@ mod tests {
     use super::*;
 
     fn el(offset: u64, length: u64, flags: u32) -> LockElement {
-        LockElement { offset, length, flags }
+        LockElement {
+            offset,
+            length,
+            flags,
+        }
     }
 
     #[test]
@@ -271,11 +302,17 @@ mod tests {
         let r = access::FILE_READ_DATA;
         let w = access::FILE_WRITE_DATA;
         let a = t.open(k, r, share::READ).unwrap();
-        assert_eq!(t.open(k, w, share::READ | share::WRITE).unwrap_err(), NtStatus::SHARING_VIOLATION);
+        assert_eq!(
+            t.open(k, w, share::READ | share::WRITE).unwrap_err(),
+            NtStatus::SHARING_VIOLATION
+        );
         let b = t.open(k, r, share::READ).unwrap();
         // Attribute-only opens never conflict.
         let c = t.open(k, access::FILE_READ_ATTRIBUTES, 0).unwrap();
-        assert_eq!(t.open(k, access::DELETE, share::READ).unwrap_err(), NtStatus::SHARING_VIOLATION);
+        assert_eq!(
+            t.open(k, access::DELETE, share::READ).unwrap_err(),
+            NtStatus::SHARING_VIOLATION
+        );
         t.close(&a, false);
         t.close(&b, false);
         t.close(&c, false);
@@ -287,11 +324,30 @@ mod tests {
     fn delete_pending_blocks_new_opens_and_deletes_on_last_close() {
         let t = FileTable::new();
         let k = (1, 3);
-        let a = t.open(k, access::DELETE, share::DELETE | share::READ).unwrap();
-        let b = t.open(k, access::FILE_READ_DATA, share::DELETE | share::READ).unwrap();
-        assert_eq!(t.close(&a, true), Closed { last: false, delete: false });
-        assert_eq!(t.open(k, access::FILE_READ_DATA, 7).unwrap_err(), NtStatus::DELETE_PENDING);
-        assert_eq!(t.close(&b, false), Closed { last: true, delete: true });
+        let a = t
+            .open(k, access::DELETE, share::DELETE | share::READ)
+            .unwrap();
+        let b = t
+            .open(k, access::FILE_READ_DATA, share::DELETE | share::READ)
+            .unwrap();
+        assert_eq!(
+            t.close(&a, true),
+            Closed {
+                last: false,
+                delete: false
+            }
+        );
+        assert_eq!(
+            t.open(k, access::FILE_READ_DATA, 7).unwrap_err(),
+            NtStatus::DELETE_PENDING
+        );
+        assert_eq!(
+            t.close(&b, false),
+            Closed {
+                last: true,
+                delete: true
+            }
+        );
     }
 
     #[tokio::test]
@@ -300,28 +356,75 @@ mod tests {
         let a = t.open((1, 4), 3, 7).unwrap();
         let b = t.open((1, 4), 3, 7).unwrap();
         let s = &a.state;
-        s.lock(a.id, &[el(0, 10, lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY)]).await.unwrap();
-        assert_eq!(s.lock(b.id, &[el(5, 10, lock_flags::SHARED | lock_flags::FAIL_IMMEDIATELY)]).await, Err(NtStatus::LOCK_NOT_GRANTED));
-        assert_eq!(s.check_io(b.id, 0, 1, false), Err(NtStatus::FILE_LOCK_CONFLICT));
+        s.lock(
+            a.id,
+            &[el(
+                0,
+                10,
+                lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY,
+            )],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.lock(
+                b.id,
+                &[el(5, 10, lock_flags::SHARED | lock_flags::FAIL_IMMEDIATELY)]
+            )
+            .await,
+            Err(NtStatus::LOCK_NOT_GRANTED)
+        );
+        assert_eq!(
+            s.check_io(b.id, 0, 1, false),
+            Err(NtStatus::FILE_LOCK_CONFLICT)
+        );
         assert!(s.check_io(a.id, 0, 1, true).is_ok());
         assert!(s.check_io(b.id, 10, 5, true).is_ok());
-        assert_eq!(s.lock(b.id, &[el(0, 9, lock_flags::UNLOCK)]).await, Err(NtStatus::RANGE_NOT_LOCKED));
+        assert_eq!(
+            s.lock(b.id, &[el(0, 9, lock_flags::UNLOCK)]).await,
+            Err(NtStatus::RANGE_NOT_LOCKED)
+        );
         // A blocking lock waits for the unlock.
         let s2 = s.clone();
         let bid = b.id;
-        let waiter = tokio::spawn(async move { s2.lock(bid, &[el(0, 10, lock_flags::SHARED)]).await });
+        let waiter =
+            tokio::spawn(async move { s2.lock(bid, &[el(0, 10, lock_flags::SHARED)]).await });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        s.lock(a.id, &[el(0, 10, lock_flags::UNLOCK)]).await.unwrap();
+        s.lock(a.id, &[el(0, 10, lock_flags::UNLOCK)])
+            .await
+            .unwrap();
         waiter.await.unwrap().unwrap();
         // Shared locks coexist; all-or-nothing for several elements.
-        s.lock(a.id, &[el(0, 10, lock_flags::SHARED | lock_flags::FAIL_IMMEDIATELY)]).await.unwrap();
-        let r = s.lock(a.id, &[el(20, 5, lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY), el(5, 1, lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY)]).await;
+        s.lock(
+            a.id,
+            &[el(0, 10, lock_flags::SHARED | lock_flags::FAIL_IMMEDIATELY)],
+        )
+        .await
+        .unwrap();
+        let r = s
+            .lock(
+                a.id,
+                &[
+                    el(20, 5, lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY),
+                    el(5, 1, lock_flags::EXCLUSIVE | lock_flags::FAIL_IMMEDIATELY),
+                ],
+            )
+            .await;
         assert_eq!(r, Err(NtStatus::LOCK_NOT_GRANTED));
-        assert!(s.check_io(b.id, 20, 5, true).is_ok(), "the first element was rolled back");
+        assert!(
+            s.check_io(b.id, 20, 5, true).is_ok(),
+            "the first element was rolled back"
+        );
         // Closing drops an open's locks.
         t.close(&b, false);
-        s.lock(a.id, &[el(0, 10, lock_flags::UNLOCK)]).await.unwrap();
-        assert_eq!(s.lock(a.id, &[el(0, 1, lock_flags::SHARED | lock_flags::UNLOCK)]).await, Err(NtStatus::INVALID_PARAMETER));
+        s.lock(a.id, &[el(0, 10, lock_flags::UNLOCK)])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.lock(a.id, &[el(0, 1, lock_flags::SHARED | lock_flags::UNLOCK)])
+                .await,
+            Err(NtStatus::INVALID_PARAMETER)
+        );
     }
 }

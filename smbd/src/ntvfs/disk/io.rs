@@ -12,8 +12,12 @@ use crate::wire::status::from_errno;
 
 const WRITE_THROUGH: u32 = 0x0000_0001;
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, NtStatus> + Send + 'static) -> Result<T, NtStatus> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| NtStatus::INTERNAL_ERROR)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NtStatus> + Send + 'static,
+) -> Result<T, NtStatus> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| NtStatus::INTERNAL_ERROR)?
 }
 
 fn pread_full(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> Result<usize, NtStatus> {
@@ -52,7 +56,9 @@ pub(super) async fn read(b: &DiskBackend, io: ReadIn) -> NtResult<ReadOut> {
     if io.offset > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    open.table.state.check_io(open.table.id, io.offset, io.length.into(), false)?;
+    open.table
+        .state
+        .check_io(open.table.id, io.offset, io.length.into(), false)?;
     let fd = open.fd.clone();
     let len = io.length as usize;
     let offset = io.offset;
@@ -66,8 +72,13 @@ pub(super) async fn read(b: &DiskBackend, io: ReadIn) -> NtResult<ReadOut> {
     if (data.is_empty() && len > 0) || data.len() < io.minimum_count as usize {
         return Err(NtStatus::END_OF_FILE);
     }
-    open.position.store(io.offset + data.len() as u64, Ordering::Relaxed);
-    Ok(ReadOut { data, remaining: 0 })
+    open.position
+        .store(io.offset + data.len() as u64, Ordering::Relaxed);
+    Ok(ReadOut {
+        data,
+        remaining: 0,
+        truncated: false,
+    })
 }
 
 pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
@@ -75,7 +86,9 @@ pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
     }
-    if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 || !open.kind.writable() {
+    if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0
+        || !open.kind.writable()
+    {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let fd = open.fd.clone();
@@ -84,14 +97,21 @@ pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     if !append {
-        open.table.state.check_io(open.table.id, io.offset, io.data.len() as u64, true)?;
+        open.table
+            .state
+            .check_io(open.table.id, io.offset, io.data.len() as u64, true)?;
     }
-    let sync = io.flags & WRITE_THROUGH != 0 || open.mode.load(Ordering::Relaxed) & options::WRITE_THROUGH != 0;
+    let sync = io.flags & WRITE_THROUGH != 0
+        || open.mode.load(Ordering::Relaxed) & options::WRITE_THROUGH != 0;
     let count = io.data.len() as u32;
     let data = io.data;
     let offset = io.offset;
     let end = blocking(move || {
-        let at = if append { super::stat::fstat(&*fd)?.size } else { offset };
+        let at = if append {
+            super::stat::fstat(&*fd)?.size
+        } else {
+            offset
+        };
         pwrite_full(&fd, &data, at)?;
         if sync {
             nix::unistd::fdatasync(&*fd).map_err(from_errno)?;
@@ -100,7 +120,10 @@ pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
     })
     .await?;
     open.position.store(end, Ordering::Relaxed);
-    Ok(WriteOut { count, remaining: 0 })
+    Ok(WriteOut {
+        count,
+        remaining: 0,
+    })
 }
 
 pub(super) async fn flush(b: &DiskBackend, io: FlushIn) -> NtResult<()> {
@@ -108,7 +131,9 @@ pub(super) async fn flush(b: &DiskBackend, io: FlushIn) -> NtResult<()> {
     if open.is_dir {
         return Ok(());
     }
-    if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 || open.kind == FdKind::Path {
+    if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0
+        || open.kind == FdKind::Path
+    {
         return Err(NtStatus::ACCESS_DENIED);
     }
     let fd = open.fd.clone();
@@ -147,7 +172,12 @@ async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
     let too_big = |status| Err::<IoctlOut, _>(status);
     if count > COPYCHUNK_MAX_CHUNKS {
         let _ = too_big(NtStatus::INVALID_PARAMETER);
-        return Ok(IoctlOut { input: vec![], output: copychunk_limits(), truncated: false }).and(Err(NtStatus::INVALID_PARAMETER));
+        return Ok(IoctlOut {
+            input: vec![],
+            output: copychunk_limits(),
+            truncated: false,
+        })
+        .and(Err(NtStatus::INVALID_PARAMETER));
     }
     let src_id = FileId {
         persistent: u64::from_le_bytes(key[0..8].try_into().expect("8")),
@@ -171,8 +201,12 @@ async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         total += u64::from(len);
-        src.table.state.check_io(src.table.id, so, len.into(), false)?;
-        dst.table.state.check_io(dst.table.id, to, len.into(), true)?;
+        src.table
+            .state
+            .check_io(src.table.id, so, len.into(), false)?;
+        dst.table
+            .state
+            .check_io(dst.table.id, to, len.into(), true)?;
         chunks.push((so, to, len));
     }
     if total > u64::from(COPYCHUNK_MAX_TOTAL) {
@@ -187,7 +221,13 @@ async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
             while done < u64::from(len) {
                 let mut off_in = (so + done) as i64;
                 let mut off_out = (to + done) as i64;
-                match nix::fcntl::copy_file_range(sfd.as_fd(), Some(&mut off_in), dfd.as_fd(), Some(&mut off_out), (u64::from(len) - done) as usize) {
+                match nix::fcntl::copy_file_range(
+                    sfd.as_fd(),
+                    Some(&mut off_in),
+                    dfd.as_fd(),
+                    Some(&mut off_out),
+                    (u64::from(len) - done) as usize,
+                ) {
                     Ok(0) => return Err(NtStatus::END_OF_FILE),
                     Ok(k) => done += k as u64,
                     Err(nix::errno::Errno::EINTR) => {}
@@ -204,12 +244,20 @@ async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
     out.extend_from_slice(&written_chunks.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(written as u32).to_le_bytes());
-    Ok(IoctlOut { input: vec![], output: out, truncated: false })
+    Ok(IoctlOut {
+        input: vec![],
+        output: out,
+        truncated: false,
+    })
 }
 
 pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> NtResult<IoctlOut> {
     let open = b.get(io.file_id)?;
-    let empty = || IoctlOut { input: vec![], output: vec![], truncated: false };
+    let empty = || IoctlOut {
+        input: vec![],
+        output: vec![],
+        truncated: false,
+    };
     match io.ctl_code {
         fsctl::SRV_REQUEST_RESUME_KEY => {
             let mut out = Vec::with_capacity(32);
@@ -218,11 +266,20 @@ pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> Nt
             out.extend_from_slice(&[0; 8]);
             out.extend_from_slice(&0u32.to_le_bytes()); // ContextLength
             out.extend_from_slice(&[0; 4]);
-            Ok(IoctlOut { input: vec![], output: out, truncated: false })
+            Ok(IoctlOut {
+                input: vec![],
+                output: out,
+                truncated: false,
+            })
         }
         fsctl::SRV_COPYCHUNK | fsctl::SRV_COPYCHUNK_WRITE => copychunk(b, &io).await,
         fsctl::SET_SPARSE => {
-            if open.access & (access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES | access::FILE_APPEND_DATA) == 0 {
+            if open.access
+                & (access::FILE_WRITE_DATA
+                    | access::FILE_WRITE_ATTRIBUTES
+                    | access::FILE_APPEND_DATA)
+                == 0
+            {
                 return Err(NtStatus::ACCESS_DENIED);
             }
             Ok(empty())
@@ -230,7 +287,9 @@ pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> Nt
         fsctl::QUERY_ALLOCATED_RANGES => {
             let st = super::stat::fstat(&*open.fd)?;
             let mut r = crate::wire::reader::Reader::new(&io.input);
-            let off = r.u64("FileOffset").map_err(|_| NtStatus::INVALID_PARAMETER)?;
+            let off = r
+                .u64("FileOffset")
+                .map_err(|_| NtStatus::INVALID_PARAMETER)?;
             let len = r.u64("Length").map_err(|_| NtStatus::INVALID_PARAMETER)?;
             let end = off.saturating_add(len).min(st.size);
             let mut out = Vec::new();
@@ -238,7 +297,11 @@ pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> Nt
                 out.extend_from_slice(&off.to_le_bytes());
                 out.extend_from_slice(&(end - off).to_le_bytes());
             }
-            Ok(IoctlOut { input: vec![], output: out, truncated: false })
+            Ok(IoctlOut {
+                input: vec![],
+                output: out,
+                truncated: false,
+            })
         }
         fsctl::GET_REPARSE_POINT => Err(NtStatus::NOT_A_REPARSE_POINT),
         fsctl::CREATE_OR_GET_OBJECT_ID | fsctl::GET_OBJECT_ID => Err(NtStatus::OBJECTID_NOT_FOUND),

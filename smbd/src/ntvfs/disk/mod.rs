@@ -109,7 +109,11 @@ pub struct DiskBackend {
 impl DiskBackend {
     /// Connects `user` to `share`: opens the share root as that user, so a
     /// share they cannot enter is refused now.
-    pub async fn connect(share: DiskShare, ctx: Arc<DiskContext>, user: &Arc<UserToken>) -> NtResult<DiskBackend> {
+    pub async fn connect(
+        share: DiskShare,
+        ctx: Arc<DiskContext>,
+        user: &Arc<UserToken>,
+    ) -> NtResult<DiskBackend> {
         let p = share.path.clone();
         let root = creds::run_as(ctx.identity, user, move || {
             let f = std::fs::OpenOptions::new()
@@ -126,7 +130,11 @@ impl DiskBackend {
             Ok(OwnedFd::from(f))
         })
         .await?;
-        let links = if share.wide_links { Links::Wide } else { Links::Beneath };
+        let links = if share.wide_links {
+            Links::Wide
+        } else {
+            Links::Beneath
+        };
         Ok(DiskBackend {
             share,
             ctx,
@@ -148,7 +156,11 @@ impl DiskBackend {
 use std::os::unix::fs::OpenOptionsExt;
 
 impl Ntvfs for DiskBackend {
-    fn create<'a>(&'a self, ctx: &'a RequestCtx, io: CreateIn) -> BoxFuture<'a, NtResult<CreateOut>> {
+    fn create<'a>(
+        &'a self,
+        ctx: &'a RequestCtx,
+        io: CreateIn,
+    ) -> BoxFuture<'a, NtResult<CreateOut>> {
         Box::pin(open::create(self, ctx, io))
     }
 
@@ -176,15 +188,27 @@ impl Ntvfs for DiskBackend {
         Box::pin(io::ioctl(self, ctx, io))
     }
 
-    fn query_directory<'a>(&'a self, ctx: &'a RequestCtx, io: QueryDirIn) -> BoxFuture<'a, NtResult<QueryDirOut>> {
+    fn query_directory<'a>(
+        &'a self,
+        ctx: &'a RequestCtx,
+        io: QueryDirIn,
+    ) -> BoxFuture<'a, NtResult<QueryDirOut>> {
         Box::pin(dir::query_directory(self, ctx, io))
     }
 
-    fn notify<'a>(&'a self, _ctx: &'a RequestCtx, io: NotifyIn) -> BoxFuture<'a, NtResult<NotifyOut>> {
+    fn notify<'a>(
+        &'a self,
+        _ctx: &'a RequestCtx,
+        io: NotifyIn,
+    ) -> BoxFuture<'a, NtResult<NotifyOut>> {
         Box::pin(dir::notify(self, io))
     }
 
-    fn query_info<'a>(&'a self, ctx: &'a RequestCtx, io: QueryInfoIn) -> BoxFuture<'a, NtResult<QueryInfoOut>> {
+    fn query_info<'a>(
+        &'a self,
+        ctx: &'a RequestCtx,
+        io: QueryInfoIn,
+    ) -> BoxFuture<'a, NtResult<QueryInfoOut>> {
         Box::pin(query::query_info(self, ctx, io))
     }
 
@@ -192,7 +216,11 @@ impl Ntvfs for DiskBackend {
         Box::pin(setinfo::set_info(self, ctx, io))
     }
 
-    fn oplock_break<'a>(&'a self, _ctx: &'a RequestCtx, io: OplockBreakIn) -> BoxFuture<'a, NtResult<OplockBreakOut>> {
+    fn oplock_break<'a>(
+        &'a self,
+        _ctx: &'a RequestCtx,
+        io: OplockBreakIn,
+    ) -> BoxFuture<'a, NtResult<OplockBreakOut>> {
         Box::pin(async move {
             self.get(io.file_id)?;
             // No oplock is ever granted, so there is nothing to acknowledge.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::path::{self, Links, RelPath, openat2};
 use super::stat::{self, Stat};
-use super::{creds, dir, DiskBackend, FdKind, Open};
+use super::{DiskBackend, FdKind, Open, creds, dir};
 use crate::ntvfs::types::{access, attr, disposition, options};
 use crate::ntvfs::*;
 use crate::wire::NtStatus;
@@ -31,7 +31,13 @@ struct Opened {
 /// Whether the user may delete entries of directory `parent` (and this
 /// one, owned by `owner`, given the sticky bit).
 fn can_delete(root: &OwnedFd, parent: &RelPath, owner: u32, links: Links) -> bool {
-    let Ok(pfd) = openat2(root.as_fd(), parent.for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links) else {
+    let Ok(pfd) = openat2(
+        root.as_fd(),
+        parent.for_open(),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        links,
+    ) else {
         return false;
     };
     let ok = nix::unistd::faccessat(
@@ -44,17 +50,32 @@ fn can_delete(root: &OwnedFd, parent: &RelPath, owner: u32, links: Links) -> boo
     if !ok {
         return false;
     }
-    let Ok(pst) = stat::fstat(&pfd) else { return false };
+    let Ok(pst) = stat::fstat(&pfd) else {
+        return false;
+    };
     let me = nix::unistd::geteuid().as_raw();
     pst.mode & libc::S_ISVTX == 0 || me == 0 || me == owner || me == pst.uid
 }
 
 fn may(fd: &OwnedFd, how: nix::unistd::AccessFlags) -> bool {
-    nix::unistd::faccessat(fd.as_fd(), "", how, nix::fcntl::AtFlags::AT_EACCESS | nix::fcntl::AtFlags::AT_EMPTY_PATH).is_ok()
+    nix::unistd::faccessat(
+        fd.as_fd(),
+        "",
+        how,
+        nix::fcntl::AtFlags::AT_EACCESS | nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    )
+    .is_ok()
 }
 
 /// The most a user may get on an existing file (MxAc, MAXIMUM_ALLOWED).
-fn maximal_access(root: &OwnedFd, rel: &RelPath, fd: &OwnedFd, st: &Stat, links: Links, read_only: bool) -> u32 {
+fn maximal_access(
+    root: &OwnedFd,
+    rel: &RelPath,
+    fd: &OwnedFd,
+    st: &Stat,
+    links: Links,
+    read_only: bool,
+) -> u32 {
     use nix::unistd::AccessFlags;
     let mut m = access::READ_CONTROL | access::SYNCHRONIZE | access::FILE_READ_ATTRIBUTES;
     if may(fd, AccessFlags::R_OK) {
@@ -71,7 +92,10 @@ fn maximal_access(root: &OwnedFd, rel: &RelPath, fd: &OwnedFd, st: &Stat, links:
     }
     let me = nix::unistd::geteuid().as_raw();
     if me == 0 || me == st.uid {
-        m |= access::FILE_WRITE_ATTRIBUTES | access::FILE_WRITE_EA | access::WRITE_DAC | access::WRITE_OWNER;
+        m |= access::FILE_WRITE_ATTRIBUTES
+            | access::FILE_WRITE_EA
+            | access::WRITE_DAC
+            | access::WRITE_OWNER;
     }
     if !rel.is_root() && can_delete(root, &rel.parent(), st.uid, links) {
         m |= access::DELETE;
@@ -101,7 +125,11 @@ struct Params {
     links: Links,
 }
 
-fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) -> Result<Opened, NtStatus> {
+fn open_blocking(
+    root: Arc<OwnedFd>,
+    ctx: Arc<super::DiskContext>,
+    p: Params,
+) -> Result<Opened, NtStatus> {
     let (rel, exists) = path::resolve(root.as_fd(), &p.rel, p.links)?;
     let want_dir = p.options & options::DIRECTORY_FILE != 0;
     let want_file = p.options & options::NON_DIRECTORY_FILE != 0;
@@ -134,31 +162,64 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
         if p.share_cfg.read_only {
             return Err(NtStatus::ACCESS_DENIED);
         }
-        let parent = openat2(root.as_fd(), rel.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, p.links).map_err(|e| match e.raw_os_error() {
+        let parent = openat2(
+            root.as_fd(),
+            rel.parent().for_open(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            p.links,
+        )
+        .map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => NtStatus::OBJECT_PATH_NOT_FOUND,
             _ => io_status(e),
         })?;
-        let name = rel.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?.to_os_string();
+        let name = rel
+            .file_name()
+            .ok_or(NtStatus::OBJECT_NAME_INVALID)?
+            .to_os_string();
         let fd = if want_dir {
-            nix::sys::stat::mkdirat(parent.as_fd(), name.as_os_str(), nix::sys::stat::Mode::from_bits_truncate(0o777 & p.share_cfg.directory_mask))
-                .map_err(|e| crate::wire::status::from_errno(e))?;
-            openat2(parent.as_fd(), std::path::Path::new(&name), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0, Links::Beneath).map_err(io_status)?
+            nix::sys::stat::mkdirat(
+                parent.as_fd(),
+                name.as_os_str(),
+                nix::sys::stat::Mode::from_bits_truncate(0o777 & p.share_cfg.directory_mask),
+            )
+            .map_err(|e| crate::wire::status::from_errno(e))?;
+            openat2(
+                parent.as_fd(),
+                std::path::Path::new(&name),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+                Links::Beneath,
+            )
+            .map_err(io_status)?
         } else {
             let rw = libc::O_RDWR;
-            openat2(parent.as_fd(), std::path::Path::new(&name), libc::O_CREAT | libc::O_EXCL | rw | libc::O_NONBLOCK, 0o666 & p.share_cfg.create_mask, Links::Beneath)
-                .or_else(|e| {
-                    // Without read permission on what we create (create
-                    // mask), open it for writing only.
-                    if e.raw_os_error() == Some(libc::EACCES) {
-                        openat2(parent.as_fd(), std::path::Path::new(&name), libc::O_WRONLY | libc::O_NONBLOCK, 0, Links::Beneath)
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(|e| match e.raw_os_error() {
-                    Some(libc::EEXIST) => NtStatus::OBJECT_NAME_COLLISION,
-                    _ => io_status(e),
-                })?
+            openat2(
+                parent.as_fd(),
+                std::path::Path::new(&name),
+                libc::O_CREAT | libc::O_EXCL | rw | libc::O_NONBLOCK,
+                0o666 & p.share_cfg.create_mask,
+                Links::Beneath,
+            )
+            .or_else(|e| {
+                // Without read permission on what we create (create
+                // mask), open it for writing only.
+                if e.raw_os_error() == Some(libc::EACCES) {
+                    openat2(
+                        parent.as_fd(),
+                        std::path::Path::new(&name),
+                        libc::O_WRONLY | libc::O_NONBLOCK,
+                        0,
+                        Links::Beneath,
+                    )
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EEXIST) => NtStatus::OBJECT_NAME_COLLISION,
+                _ => io_status(e),
+            })?
         };
         truncating = false;
         action = CreateAction::Created;
@@ -168,7 +229,9 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
     // Learn what the name is before opening it for data.
     let probe = match &created_fd {
         Some(_) => None,
-        None => Some(openat2(root.as_fd(), rel.for_open(), libc::O_PATH, 0, p.links).map_err(io_status)?),
+        None => Some(
+            openat2(root.as_fd(), rel.for_open(), libc::O_PATH, 0, p.links).map_err(io_status)?,
+        ),
     };
     let st = match (&created_fd, &probe) {
         (Some(fd), _) | (None, Some(fd)) => stat::fstat(fd)?,
@@ -187,18 +250,27 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
     if is_dir && truncating {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if rel.is_root() && (access_ & access::DELETE != 0 || p.options & options::DELETE_ON_CLOSE != 0) {
+    if rel.is_root() && (access_ & access::DELETE != 0 || p.options & options::DELETE_ON_CLOSE != 0)
+    {
         return Err(NtStatus::ACCESS_DENIED);
     }
 
     let maximal = {
-        let fd = created_fd.as_ref().or(probe.as_ref()).expect("a descriptor");
+        let fd = created_fd
+            .as_ref()
+            .or(probe.as_ref())
+            .expect("a descriptor");
         maximal_access(&root, &rel, fd, &st, p.links, p.share_cfg.read_only)
     };
     if max_allowed {
         access_ |= maximal;
     }
-    if access_ & !maximal & (access::DELETE | access::FILE_WRITE_ATTRIBUTES | access::WRITE_DAC | access::WRITE_OWNER) != 0 && action != CreateAction::Created {
+    if access_
+        & !maximal
+        & (access::DELETE | access::FILE_WRITE_ATTRIBUTES | access::WRITE_DAC | access::WRITE_OWNER)
+        != 0
+        && action != CreateAction::Created
+    {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if p.share_cfg.read_only && (access_ & access::WRITE_RIGHTS != 0 || truncating) {
@@ -211,14 +283,26 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
         Some(fd) if is_dir => (fd, FdKind::Dir),
         Some(fd) => {
             // Created O_RDWR (or O_WRONLY when the create mask denies read).
-            let kind = if may(&fd, nix::unistd::AccessFlags::R_OK) { FdKind::ReadWrite } else { FdKind::Write };
+            let kind = if may(&fd, nix::unistd::AccessFlags::R_OK) {
+                FdKind::ReadWrite
+            } else {
+                FdKind::Write
+            };
             (fd, kind)
         }
         None if is_dir => {
-            let fd = openat2(root.as_fd(), rel.for_open(), libc::O_RDONLY | libc::O_DIRECTORY, 0, p.links);
+            let fd = openat2(
+                root.as_fd(),
+                rel.for_open(),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+                p.links,
+            );
             match fd {
                 Ok(fd) => (fd, FdKind::Dir),
-                Err(e) if e.raw_os_error() == Some(libc::EACCES) && !want_read => (probe.expect("probe"), FdKind::Path),
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) && !want_read => {
+                    (probe.expect("probe"), FdKind::Path)
+                }
                 Err(e) => return Err(io_status(e)),
             }
         }
@@ -232,7 +316,17 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
             if kind == FdKind::Path {
                 (probe.expect("probe"), kind)
             } else {
-                (openat2(root.as_fd(), rel.for_open(), flags | libc::O_NONBLOCK, 0, p.links).map_err(io_status)?, kind)
+                (
+                    openat2(
+                        root.as_fd(),
+                        rel.for_open(),
+                        flags | libc::O_NONBLOCK,
+                        0,
+                        p.links,
+                    )
+                    .map_err(io_status)?,
+                    kind,
+                )
             }
         }
     };
@@ -247,7 +341,10 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
             return Err(NtStatus::ACCESS_DENIED);
         }
         let stored = stat::stored_attributes(&fd);
-        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if stat::attributes(&st, stored, &name) & attr::READONLY != 0 {
             return Err(NtStatus::CANNOT_DELETE);
         }
@@ -255,18 +352,30 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
 
     let table = ctx.table.open(st.key(), access_, p.share)?;
     let finish = || -> Result<u32, NtStatus> {
-        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if truncating {
             nix::unistd::ftruncate(&fd, 0).map_err(crate::wire::status::from_errno)?;
         }
         if action != CreateAction::Opened {
-            let wanted = p.file_attributes & (attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE);
-            let a = if is_dir { wanted } else { wanted | attr::ARCHIVE };
+            let wanted =
+                p.file_attributes & (attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE);
+            let a = if is_dir {
+                wanted
+            } else {
+                wanted | attr::ARCHIVE
+            };
             if a != attr::ARCHIVE && a != 0 {
                 let _ = stat::store_attributes(&fd, a);
             }
         }
-        Ok(stat::attributes(&stat::fstat(&fd)?, stat::stored_attributes(&fd), &name))
+        Ok(stat::attributes(
+            &stat::fstat(&fd)?,
+            stat::stored_attributes(&fd),
+            &name,
+        ))
     };
     let attributes = match finish() {
         Ok(a) => a,
@@ -276,7 +385,17 @@ fn open_blocking(root: Arc<OwnedFd>, ctx: Arc<super::DiskContext>, p: Params) ->
         }
     };
     let st = stat::fstat(&fd)?;
-    Ok(Opened { fd, kind, st, rel, action, granted: access_, table, attributes, maximal })
+    Ok(Opened {
+        fd,
+        kind,
+        st,
+        rel,
+        action,
+        granted: access_,
+        table,
+        attributes,
+        maximal,
+    })
 }
 
 pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> NtResult<CreateOut> {
@@ -288,7 +407,10 @@ pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> N
         return Err(NtStatus::INVALID_PARAMETER);
     }
     if io.options & options::DIRECTORY_FILE != 0
-        && !matches!(io.disposition, disposition::CREATE | disposition::OPEN | disposition::OPEN_IF)
+        && !matches!(
+            io.disposition,
+            disposition::CREATE | disposition::OPEN | disposition::OPEN_IF
+        )
     {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -302,7 +424,9 @@ pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> N
     if access_ == 0 {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    if io.options & options::DELETE_ON_CLOSE != 0 && access_ & (access::DELETE | access::MAXIMUM_ALLOWED) == 0 {
+    if io.options & options::DELETE_ON_CLOSE != 0
+        && access_ & (access::DELETE | access::MAXIMUM_ALLOWED) == 0
+    {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let params = Params {
@@ -317,7 +441,10 @@ pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> N
     };
     let root = b.root.clone();
     let dctx = b.ctx.clone();
-    let o = creds::run_as(b.ctx.identity, &ctx.user, move || open_blocking(root, dctx, params)).await?;
+    let o = creds::run_as(b.ctx.identity, &ctx.user, move || {
+        open_blocking(root, dctx, params)
+    })
+    .await?;
 
     let mut contexts = Vec::new();
     for c in &io.contexts {
@@ -326,14 +453,20 @@ pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> N
                 let mut d = Vec::with_capacity(8);
                 d.extend_from_slice(&0u32.to_le_bytes());
                 d.extend_from_slice(&o.maximal.to_le_bytes());
-                contexts.push(CreateContext { name: b"MxAc".to_vec(), data: d });
+                contexts.push(CreateContext {
+                    name: b"MxAc".to_vec(),
+                    data: d,
+                });
             }
             b"QFid" => {
                 let mut d = Vec::with_capacity(32);
                 d.extend_from_slice(&o.st.ino.to_le_bytes());
                 d.extend_from_slice(&o.st.dev.to_le_bytes());
                 d.extend_from_slice(&[0; 16]);
-                contexts.push(CreateContext { name: b"QFid".to_vec(), data: d });
+                contexts.push(CreateContext {
+                    name: b"QFid".to_vec(),
+                    data: d,
+                });
             }
             _ => {}
         }
@@ -349,12 +482,23 @@ pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> N
         table: o.table,
         delete_on_close: AtomicBool::new(io.options & options::DELETE_ON_CLOSE != 0),
         position: AtomicU64::new(0),
-        mode: AtomicU32::new(io.options & (options::WRITE_THROUGH | options::SEQUENTIAL_ONLY | options::NO_INTERMEDIATE_BUFFERING | options::SYNCHRONOUS_IO_ALERT | options::SYNCHRONOUS_IO_NONALERT | options::DELETE_ON_CLOSE)),
+        mode: AtomicU32::new(
+            io.options
+                & (options::WRITE_THROUGH
+                    | options::SEQUENTIAL_ONLY
+                    | options::NO_INTERMEDIATE_BUFFERING
+                    | options::SYNCHRONOUS_IO_ALERT
+                    | options::SYNCHRONOUS_IO_NONALERT
+                    | options::DELETE_ON_CLOSE),
+        ),
         dir: tokio::sync::Mutex::new(dir::Cursor::default()),
         watch: tokio::sync::Mutex::new(None),
         user: ctx.user.clone(),
     });
-    b.opens.lock().expect("opens").insert(io.file_id.volatile, open);
+    b.opens
+        .lock()
+        .expect("opens")
+        .insert(io.file_id.volatile, open);
     tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, action = ?o.action, "open");
     Ok(CreateOut {
         oplock: OplockLevel::None,
@@ -378,9 +522,20 @@ async fn finish_close(b: &DiskBackend, user: &Arc<UserToken>, open: Arc<Open>) {
     let links = b.links;
     let is_dir = open.is_dir;
     let r = creds::run_as(b.ctx.identity, user, move || {
-        let parent = openat2(root.as_fd(), rel.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links).map_err(io_status)?;
+        let parent = openat2(
+            root.as_fd(),
+            rel.parent().for_open(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            links,
+        )
+        .map_err(io_status)?;
         let name = rel.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?;
-        let flag = if is_dir { nix::unistd::UnlinkatFlags::RemoveDir } else { nix::unistd::UnlinkatFlags::NoRemoveDir };
+        let flag = if is_dir {
+            nix::unistd::UnlinkatFlags::RemoveDir
+        } else {
+            nix::unistd::UnlinkatFlags::NoRemoveDir
+        };
         nix::unistd::unlinkat(parent.as_fd(), name, flag).map_err(crate::wire::status::from_errno)
     })
     .await;
@@ -394,8 +549,17 @@ pub(super) async fn close(b: &DiskBackend, ctx: &RequestCtx, io: CloseIn) -> NtR
     b.opens.lock().expect("opens").remove(&io.file_id.volatile);
     let info = if io.postquery {
         let st = stat::fstat(&*open.fd)?;
-        let name = open.rel.lock().expect("rel").file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Some(stat::network_open_info(&st, stat::attributes(&st, stat::stored_attributes(&*open.fd), &name)))
+        let name = open
+            .rel
+            .lock()
+            .expect("rel")
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Some(stat::network_open_info(
+            &st,
+            stat::attributes(&st, stat::stored_attributes(&*open.fd), &name),
+        ))
     } else {
         None
     };
@@ -404,7 +568,13 @@ pub(super) async fn close(b: &DiskBackend, ctx: &RequestCtx, io: CloseIn) -> NtR
 }
 
 pub(super) async fn close_all(b: &DiskBackend) {
-    let all: Vec<Arc<Open>> = b.opens.lock().expect("opens").drain().map(|(_, o)| o).collect();
+    let all: Vec<Arc<Open>> = b
+        .opens
+        .lock()
+        .expect("opens")
+        .drain()
+        .map(|(_, o)| o)
+        .collect();
     for open in all {
         let user = open.user.clone();
         finish_close(b, &user, open).await;

@@ -35,7 +35,11 @@ impl RelPath {
 
     /// The path for openat: "." for the root.
     pub fn for_open(&self) -> &Path {
-        if self.is_root() { Path::new(".") } else { &self.0 }
+        if self.is_root() {
+            Path::new(".")
+        } else {
+            &self.0
+        }
     }
 
     pub fn parent(&self) -> RelPath {
@@ -128,11 +132,22 @@ pub enum Links {
 }
 
 /// openat2(2) relative to `dir`.
-pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, links: Links) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    links: Links,
+) -> std::io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 };
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode as u64
+    } else {
+        0
+    };
     how.resolve = match links {
         Links::Beneath => libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
         Links::Wide => libc::RESOLVE_NO_MAGICLINKS,
@@ -158,7 +173,11 @@ pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, links: L
 /// name is missing). Returns the resolved path and whether its last
 /// component exists. A missing intermediate directory is
 /// OBJECT_PATH_NOT_FOUND.
-pub fn resolve(root: BorrowedFd<'_>, rel: &RelPath, links: Links) -> Result<(RelPath, bool), NtStatus> {
+pub fn resolve(
+    root: BorrowedFd<'_>,
+    rel: &RelPath,
+    links: Links,
+) -> Result<(RelPath, bool), NtStatus> {
     if rel.is_root() {
         return Ok((rel.clone(), true));
     }
@@ -199,8 +218,19 @@ fn fold(s: &OsStr) -> String {
     s.to_string_lossy().to_lowercase()
 }
 
-fn find_case_insensitive(root: BorrowedFd<'_>, dir: &RelPath, name: &OsStr, links: Links) -> Result<Option<std::ffi::OsString>, NtStatus> {
-    let fd = match openat2(root, dir.for_open(), libc::O_RDONLY | libc::O_DIRECTORY, 0, links) {
+fn find_case_insensitive(
+    root: BorrowedFd<'_>,
+    dir: &RelPath,
+    name: &OsStr,
+    links: Links,
+) -> Result<Option<std::ffi::OsString>, NtStatus> {
+    let fd = match openat2(
+        root,
+        dir.for_open(),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+        links,
+    ) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(crate::wire::status::from_io(&e)),
@@ -234,13 +264,19 @@ mod tests {
         assert_eq!(parse("a\\.\\b").unwrap().as_path(), Path::new("a/b"));
         assert_eq!(parse("dir\\").unwrap().as_path(), Path::new("dir"));
         assert_eq!(parse("f::$DATA").unwrap().as_path(), Path::new("f"));
-        assert_eq!(parse("a\\..\\..\\etc"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
+        assert_eq!(
+            parse("a\\..\\..\\etc"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
         assert_eq!(parse("\\abs"), Err(NtStatus::INVALID_PARAMETER));
         assert_eq!(parse("a/b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\\\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("*.txt"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\u{1}b"), Err(NtStatus::OBJECT_NAME_INVALID));
-        assert_eq!(parse("f:stream:$DATA"), Err(NtStatus::OBJECT_NAME_NOT_FOUND));
+        assert_eq!(
+            parse("f:stream:$DATA"),
+            Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+        );
         assert_eq!(parse("d:x\\f"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\\b").unwrap().to_smb(), "a\\b");
     }
@@ -259,9 +295,15 @@ mod tests {
         let open = |p: &str, l| openat2(root.as_fd(), Path::new(p), libc::O_RDONLY, 0, l);
         assert!(open("out/secret", Links::Beneath).is_err());
         assert!(open("abs", Links::Beneath).is_err());
-        assert!(open("rel", Links::Beneath).is_ok(), "a link inside the share works");
+        assert!(
+            open("rel", Links::Beneath).is_ok(),
+            "a link inside the share works"
+        );
         assert!(open("out/secret", Links::Wide).is_ok());
-        assert_eq!(resolve(root.as_fd(), &parse("out\\secret").unwrap(), Links::Beneath), Err(NtStatus::ACCESS_DENIED));
+        assert_eq!(
+            resolve(root.as_fd(), &parse("out\\secret").unwrap(), Links::Beneath),
+            Err(NtStatus::ACCESS_DENIED)
+        );
     }
 
     #[test]
@@ -271,8 +313,14 @@ mod tests {
         std::fs::write(share.path().join("Docs/Report.TXT"), "").unwrap();
         let root = std::fs::File::open(share.path()).unwrap();
         let r = |p: &str| resolve(root.as_fd(), &parse(p).unwrap(), Links::Beneath);
-        assert_eq!(r("docs\\report.txt").unwrap(), (RelPath(PathBuf::from("Docs/Report.TXT")), true));
-        assert_eq!(r("DOCS\\new.txt").unwrap(), (RelPath(PathBuf::from("Docs/new.txt")), false));
+        assert_eq!(
+            r("docs\\report.txt").unwrap(),
+            (RelPath(PathBuf::from("Docs/Report.TXT")), true)
+        );
+        assert_eq!(
+            r("DOCS\\new.txt").unwrap(),
+            (RelPath(PathBuf::from("Docs/new.txt")), false)
+        );
         assert_eq!(r("nodir\\x"), Err(NtStatus::OBJECT_PATH_NOT_FOUND));
     }
 }

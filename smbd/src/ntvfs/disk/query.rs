@@ -38,12 +38,18 @@ fn smb_name(open: &Open) -> String {
 
 /// Samba's mapping of permission bits to NT rights.
 fn rights(bits: u32, dir: bool) -> u32 {
-    let mut m = access::READ_CONTROL | access::SYNCHRONIZE | access::FILE_READ_ATTRIBUTES | access::FILE_READ_EA;
+    let mut m = access::READ_CONTROL
+        | access::SYNCHRONIZE
+        | access::FILE_READ_ATTRIBUTES
+        | access::FILE_READ_EA;
     if bits & 4 != 0 {
         m |= access::FILE_READ_DATA;
     }
     if bits & 2 != 0 {
-        m |= access::FILE_WRITE_DATA | access::FILE_APPEND_DATA | access::FILE_WRITE_ATTRIBUTES | access::FILE_WRITE_EA;
+        m |= access::FILE_WRITE_DATA
+            | access::FILE_APPEND_DATA
+            | access::FILE_WRITE_ATTRIBUTES
+            | access::FILE_WRITE_EA;
         if dir {
             m |= access::FILE_DELETE_CHILD;
         }
@@ -59,8 +65,14 @@ fn rights(bits: u32, dir: bool) -> u32 {
 /// everyone.
 pub(super) fn security_descriptor(st: &Stat, wanted: u32) -> SecurityDescriptor {
     let dir = st.is_dir();
-    let ace = |sid: Sid, bits: u32, extra: u32| Ace { kind: 0, flags: 0, mask: rights(bits, dir) | extra, sid };
-    let owner_extra = access::WRITE_DAC | access::WRITE_OWNER | access::DELETE | access::FILE_WRITE_ATTRIBUTES;
+    let ace = |sid: Sid, bits: u32, extra: u32| Ace {
+        kind: 0,
+        flags: 0,
+        mask: rights(bits, dir) | extra,
+        sid,
+    };
+    let owner_extra =
+        access::WRITE_DAC | access::WRITE_OWNER | access::DELETE | access::FILE_WRITE_ATTRIBUTES;
     SecurityDescriptor {
         control: 0,
         owner: (wanted & secinfo::OWNER != 0).then(|| Sid::unix_user(st.uid)),
@@ -91,7 +103,12 @@ fn fs_info(b: &DiskBackend, class: FsInfoClass) -> NtResult<FsInfo> {
             serial_number: serial,
             label: b.share.name.clone(),
         },
-        FsInfoClass::Size => FsInfo::Size { total_units: total, available_units: free, sectors_per_unit, bytes_per_sector: 512 },
+        FsInfoClass::Size => FsInfo::Size {
+            total_units: total,
+            available_units: free,
+            sectors_per_unit,
+            bytes_per_sector: 512,
+        },
         FsInfoClass::FullSize => FsInfo::FullSize {
             total_units: total,
             caller_available_units: free,
@@ -99,13 +116,23 @@ fn fs_info(b: &DiskBackend, class: FsInfoClass) -> NtResult<FsInfo> {
             sectors_per_unit,
             bytes_per_sector: 512,
         },
-        FsInfoClass::Device => FsInfo::Device { device_type: 0x0000_0007, characteristics: 0x0000_0020 },
+        FsInfoClass::Device => FsInfo::Device {
+            device_type: 0x0000_0007,
+            characteristics: 0x0000_0020,
+        },
         FsInfoClass::Attribute => FsInfo::Attribute {
-            attributes: fs_attr::CASE_SENSITIVE_SEARCH | fs_attr::CASE_PRESERVED_NAMES | fs_attr::UNICODE_ON_DISK | fs_attr::PERSISTENT_ACLS | fs_attr::SUPPORTS_SPARSE_FILES,
+            attributes: fs_attr::CASE_SENSITIVE_SEARCH
+                | fs_attr::CASE_PRESERVED_NAMES
+                | fs_attr::UNICODE_ON_DISK
+                | fs_attr::PERSISTENT_ACLS
+                | fs_attr::SUPPORTS_SPARSE_FILES,
             max_name_len: 255,
             name: "NTFS".into(),
         },
-        FsInfoClass::ObjectId => FsInfo::ObjectId { object_id: [0; 16], extended: [0; 48] },
+        FsInfoClass::ObjectId => FsInfo::ObjectId {
+            object_id: [0; 16],
+            extended: [0; 48],
+        },
         FsInfoClass::SectorSize => FsInfo::SectorSize {
             logical_bytes_per_sector: 512,
             physical_bytes_per_sector_for_atomicity: bsize as u32,
@@ -129,7 +156,11 @@ fn ea_list(open: &Open) -> Vec<Ea> {
                 return None;
             }
             let value = stat::xattr_get(&p, &s)?;
-            Some(Ea { flags: 0, name: name.to_string(), value })
+            Some(Ea {
+                flags: 0,
+                name: name.to_string(),
+                value,
+            })
         })
         .collect()
 }
@@ -140,11 +171,27 @@ fn ea_size(eas: &[Ea]) -> u32 {
     if eas.is_empty() { 0 } else { v.len() as u32 }
 }
 
-pub(super) async fn query_info(b: &DiskBackend, _ctx: &RequestCtx, io: QueryInfoIn) -> NtResult<QueryInfoOut> {
+pub(super) async fn query_info(
+    b: &DiskBackend,
+    _ctx: &RequestCtx,
+    io: QueryInfoIn,
+) -> NtResult<QueryInfoOut> {
     let open = b.get(io.file_id)?;
-    let need = |bits: u32| if open.access & bits == 0 { Err(NtStatus::ACCESS_DENIED) } else { Ok(()) };
+    let need = |bits: u32| {
+        if open.access & bits == 0 {
+            Err(NtStatus::ACCESS_DENIED)
+        } else {
+            Ok(())
+        }
+    };
     let st = stat::fstat(&*open.fd)?;
-    let name = open.rel.lock().expect("rel").file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = open
+        .rel
+        .lock()
+        .expect("rel")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let attributes = stat::attributes(&st, stat::stored_attributes(&*open.fd), &name);
     let delete_pending = open.table.state.delete_pending();
     match io.request {
@@ -155,16 +202,26 @@ pub(super) async fn query_info(b: &DiskBackend, _ctx: &RequestCtx, io: QueryInfo
                     FileInfo::Basic(basic(&st, attributes))
                 }
                 FileInfoClass::Standard => FileInfo::Standard(standard(&st, delete_pending)),
-                FileInfoClass::Internal => FileInfo::Internal { index_number: st.ino },
-                FileInfoClass::Ea => FileInfo::Ea { ea_size: ea_size(&ea_list(&open)) },
+                FileInfoClass::Internal => FileInfo::Internal {
+                    index_number: st.ino,
+                },
+                FileInfoClass::Ea => FileInfo::Ea {
+                    ea_size: ea_size(&ea_list(&open)),
+                },
                 FileInfoClass::Access => FileInfo::Access { flags: open.access },
-                FileInfoClass::Name => FileInfo::Name { name: smb_name(&open) },
-                FileInfoClass::Position => FileInfo::Position { offset: open.position.load(Ordering::Relaxed) },
+                FileInfoClass::Name => FileInfo::Name {
+                    name: smb_name(&open),
+                },
+                FileInfoClass::Position => FileInfo::Position {
+                    offset: open.position.load(Ordering::Relaxed),
+                },
                 FileInfoClass::FullEa => {
                     need(access::FILE_READ_EA)?;
                     FileInfo::FullEa(ea_list(&open))
                 }
-                FileInfoClass::Mode => FileInfo::Mode { mode: open.mode.load(Ordering::Relaxed) },
+                FileInfoClass::Mode => FileInfo::Mode {
+                    mode: open.mode.load(Ordering::Relaxed),
+                },
                 FileInfoClass::Alignment => FileInfo::Alignment { requirement: 0 },
                 FileInfoClass::All => {
                     need(access::FILE_READ_ATTRIBUTES)?;
@@ -185,25 +242,42 @@ pub(super) async fn query_info(b: &DiskBackend, _ctx: &RequestCtx, io: QueryInfo
                     if st.is_dir() {
                         FileInfo::Stream(Vec::new())
                     } else {
-                        FileInfo::Stream(vec![StreamEntry { name: "::$DATA".into(), size: st.size, allocation_size: st.allocation() }])
+                        FileInfo::Stream(vec![StreamEntry {
+                            name: "::$DATA".into(),
+                            size: st.size,
+                            allocation_size: st.allocation(),
+                        }])
                     }
                 }
-                FileInfoClass::Compression => FileInfo::Compression { compressed_size: st.size, format: 0 },
+                FileInfoClass::Compression => FileInfo::Compression {
+                    compressed_size: st.size,
+                    format: 0,
+                },
                 FileInfoClass::NetworkOpen => {
                     need(access::FILE_READ_ATTRIBUTES)?;
                     FileInfo::NetworkOpen(stat::network_open_info(&st, attributes))
                 }
                 FileInfoClass::AttributeTag => {
                     need(access::FILE_READ_ATTRIBUTES)?;
-                    FileInfo::AttributeTag { attributes, reparse_tag: 0 }
+                    FileInfo::AttributeTag {
+                        attributes,
+                        reparse_tag: 0,
+                    }
                 }
-                FileInfoClass::NormalizedName => FileInfo::NormalizedName { name: smb_name(&open).trim_start_matches('\\').to_string() },
+                FileInfoClass::NormalizedName => FileInfo::NormalizedName {
+                    name: smb_name(&open).trim_start_matches('\\').to_string(),
+                },
                 FileInfoClass::Id => {
                     let mut id = [0u8; 16];
                     id[..8].copy_from_slice(&st.ino.to_le_bytes());
-                    FileInfo::Id { volume_serial: st.dev, file_id: id }
+                    FileInfo::Id {
+                        volume_serial: st.dev,
+                        file_id: id,
+                    }
                 }
-                FileInfoClass::Pipe | FileInfoClass::PipeLocal => return Err(NtStatus::INVALID_PARAMETER),
+                FileInfoClass::Pipe | FileInfoClass::PipeLocal => {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
                 FileInfoClass::Other(_) => return Err(NtStatus::INVALID_INFO_CLASS),
             };
             Ok(QueryInfoOut::File(info))

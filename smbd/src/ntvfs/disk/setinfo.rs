@@ -6,17 +6,21 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::path::{self, openat2, Links, RelPath};
+use super::path::{self, Links, RelPath, openat2};
 use super::stat;
-use super::{creds, DiskBackend, FdKind, Open};
+use super::{DiskBackend, FdKind, Open, creds};
 use crate::ntvfs::info::*;
 use crate::ntvfs::types::{access, attr};
 use crate::ntvfs::*;
 use crate::wire::status::{from_errno, from_io};
-use crate::wire::{time, NtStatus};
+use crate::wire::{NtStatus, time};
 
 fn need(open: &Open, bits: u32) -> NtResult<()> {
-    if open.access & bits == 0 { Err(NtStatus::ACCESS_DENIED) } else { Ok(()) }
+    if open.access & bits == 0 {
+        Err(NtStatus::ACCESS_DENIED)
+    } else {
+        Ok(())
+    }
 }
 
 fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
@@ -29,15 +33,29 @@ fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
             TimeSpec::new(s, n)
         }
     };
-    if [b.last_access_time, b.last_write_time].iter().all(|t| *t == 0 || *t == u64::MAX) {
+    if [b.last_access_time, b.last_write_time]
+        .iter()
+        .all(|t| *t == 0 || *t == u64::MAX)
+    {
         return Ok(());
     }
     let p = path::proc_path(fd);
-    nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, &p, &ts(b.last_access_time), &ts(b.last_write_time), nix::sys::stat::UtimensatFlags::FollowSymlink)
-        .map_err(from_errno)
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &p,
+        &ts(b.last_access_time),
+        &ts(b.last_write_time),
+        nix::sys::stat::UtimensatFlags::FollowSymlink,
+    )
+    .map_err(from_errno)
 }
 
-async fn basic(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, info: BasicInfo) -> NtResult<()> {
+async fn basic(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    open: &Arc<Open>,
+    info: BasicInfo,
+) -> NtResult<()> {
     need(open, access::FILE_WRITE_ATTRIBUTES)?;
     if b.share.read_only {
         return Err(NtStatus::ACCESS_DENIED);
@@ -72,7 +90,14 @@ fn target_path(name: &str) -> NtResult<RelPath> {
     Ok(t)
 }
 
-async fn rename(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, replace: bool, root_dir: u64, name: &str) -> NtResult<()> {
+async fn rename(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    open: &Arc<Open>,
+    replace: bool,
+    root_dir: u64,
+    name: &str,
+) -> NtResult<()> {
     need(open, access::DELETE)?;
     if b.share.read_only {
         return Err(NtStatus::ACCESS_DENIED);
@@ -95,16 +120,37 @@ async fn rename(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, replace: bo
     let is_dir = open.is_dir;
     let new_rel = creds::run_as(b.ctx.identity, &ctx.user, move || {
         let (resolved, exists) = path::resolve(root.as_fd(), &target, links)?;
-        let src_parent = openat2(root.as_fd(), source.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links).map_err(|e| from_io(&e))?;
-        let dst_parent = openat2(root.as_fd(), resolved.parent().for_open(), libc::O_PATH | libc::O_DIRECTORY, 0, links).map_err(|e| match e.raw_os_error() {
+        let src_parent = openat2(
+            root.as_fd(),
+            source.parent().for_open(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            links,
+        )
+        .map_err(|e| from_io(&e))?;
+        let dst_parent = openat2(
+            root.as_fd(),
+            resolved.parent().for_open(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            links,
+        )
+        .map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => NtStatus::OBJECT_PATH_NOT_FOUND,
             _ => from_io(&e),
         })?;
-        let src_name: OsString = source.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?.to_os_string();
-        let dst_name: OsString = resolved.file_name().ok_or(NtStatus::OBJECT_NAME_INVALID)?.to_os_string();
+        let src_name: OsString = source
+            .file_name()
+            .ok_or(NtStatus::OBJECT_NAME_INVALID)?
+            .to_os_string();
+        let dst_name: OsString = resolved
+            .file_name()
+            .ok_or(NtStatus::OBJECT_NAME_INVALID)?
+            .to_os_string();
         let mut same_file = false;
         if exists {
-            let tst = stat::statx_at(dst_parent.as_fd(), std::path::Path::new(&dst_name)).map_err(|e| from_io(&e))?;
+            let tst = stat::statx_at(dst_parent.as_fd(), std::path::Path::new(&dst_name))
+                .map_err(|e| from_io(&e))?;
             same_file = tst.key() == my_key;
             if !same_file {
                 if !replace {
@@ -118,9 +164,24 @@ async fn rename(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, replace: bo
                 }
             }
         }
-        let flags = if exists && !same_file { nix::fcntl::RenameFlags::empty() } else if same_file { nix::fcntl::RenameFlags::empty() } else { nix::fcntl::RenameFlags::RENAME_NOREPLACE };
-        nix::fcntl::renameat2(src_parent.as_fd(), src_name.as_os_str(), dst_parent.as_fd(), dst_name.as_os_str(), flags).map_err(|e| match e {
-            nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY => NtStatus::OBJECT_NAME_COLLISION,
+        let flags = if exists && !same_file {
+            nix::fcntl::RenameFlags::empty()
+        } else if same_file {
+            nix::fcntl::RenameFlags::empty()
+        } else {
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE
+        };
+        nix::fcntl::renameat2(
+            src_parent.as_fd(),
+            src_name.as_os_str(),
+            dst_parent.as_fd(),
+            dst_name.as_os_str(),
+            flags,
+        )
+        .map_err(|e| match e {
+            nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY => {
+                NtStatus::OBJECT_NAME_COLLISION
+            }
             e => from_errno(e),
         })?;
         let _ = is_dir;
@@ -131,7 +192,12 @@ async fn rename(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, replace: bo
     Ok(())
 }
 
-async fn disposition(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, delete: bool) -> NtResult<()> {
+async fn disposition(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    open: &Arc<Open>,
+    delete: bool,
+) -> NtResult<()> {
     if !delete {
         open.table.state.set_delete_pending(false);
         open.delete_on_close.store(false, Ordering::Relaxed);
@@ -145,8 +211,16 @@ async fn disposition(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, delete
         return Err(NtStatus::ACCESS_DENIED);
     }
     let st = stat::fstat(&*open.fd)?;
-    let name = open.rel.lock().expect("rel").file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if !st.is_dir() && stat::attributes(&st, stat::stored_attributes(&*open.fd), &name) & attr::READONLY != 0 {
+    let name = open
+        .rel
+        .lock()
+        .expect("rel")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !st.is_dir()
+        && stat::attributes(&st, stat::stored_attributes(&*open.fd), &name) & attr::READONLY != 0
+    {
         return Err(NtStatus::CANNOT_DELETE);
     }
     if st.is_dir() {
@@ -156,9 +230,19 @@ async fn disposition(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, delete
             if kind != FdKind::Dir {
                 return Ok(true);
             }
-            let dup = nix::fcntl::openat(fd.as_fd(), ".", nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).map_err(from_errno)?;
+            let dup = nix::fcntl::openat(
+                fd.as_fd(),
+                ".",
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(from_errno)?;
             let mut d = nix::dir::Dir::from_fd(dup).map_err(from_errno)?;
-            Ok(d.iter().filter_map(|e| e.ok()).all(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+            Ok(d.iter()
+                .filter_map(|e| e.ok())
+                .all(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
         })
         .await?;
         if !empty {
@@ -195,13 +279,24 @@ async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> 
     .map_err(|_| NtStatus::INTERNAL_ERROR)?
 }
 
-async fn full_ea(b: &DiskBackend, ctx: &RequestCtx, open: &Arc<Open>, eas: Vec<Ea>) -> NtResult<()> {
+async fn full_ea(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    open: &Arc<Open>,
+    eas: Vec<Ea>,
+) -> NtResult<()> {
     need(open, access::FILE_WRITE_EA)?;
     if b.share.read_only {
         return Err(NtStatus::ACCESS_DENIED);
     }
     for ea in &eas {
-        if ea.name.is_empty() || ea.name.len() > 255 || ea.name.chars().any(|c| c.is_control() || "\"*/:<>?\\|".contains(c)) {
+        if ea.name.is_empty()
+            || ea.name.len() > 255
+            || ea
+                .name
+                .chars()
+                .any(|c| c.is_control() || "\"*/:<>?\\|".contains(c))
+        {
             return Err(NtStatus(0xc000_0051)); // INVALID_EA_NAME
         }
     }
@@ -233,8 +328,14 @@ pub(super) async fn set_info(b: &DiskBackend, ctx: &RequestCtx, io: SetInfoIn) -
     let open = b.get(io.file_id)?;
     match io.info {
         SetFileInfo::Basic(info) => basic(b, ctx, &open, info).await,
-        SetFileInfo::Rename { replace_if_exists, root_directory, name } => rename(b, ctx, &open, replace_if_exists, root_directory, &name).await,
-        SetFileInfo::Disposition { delete_pending } => disposition(b, ctx, &open, delete_pending).await,
+        SetFileInfo::Rename {
+            replace_if_exists,
+            root_directory,
+            name,
+        } => rename(b, ctx, &open, replace_if_exists, root_directory, &name).await,
+        SetFileInfo::Disposition { delete_pending } => {
+            disposition(b, ctx, &open, delete_pending).await
+        }
         SetFileInfo::EndOfFile(n) => size(b, &open, n, false).await,
         SetFileInfo::Allocation(n) => size(b, &open, n, true).await,
         SetFileInfo::Position(n) => {

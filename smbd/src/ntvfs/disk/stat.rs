@@ -9,9 +9,9 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-use crate::ntvfs::types::{attr, NetworkOpenInfo};
-use crate::wire::time;
+use crate::ntvfs::types::{NetworkOpenInfo, attr};
 use crate::wire::NtStatus;
+use crate::wire::time;
 
 pub const DOSATTRIB: &str = "user.DOSATTRIB";
 
@@ -44,7 +44,11 @@ impl Stat {
     /// The creation time SMB reports: birth time where the file system
     /// keeps one, else the oldest of change and modification time.
     pub fn creation(&self) -> u64 {
-        let t = self.btime.unwrap_or(if self.mtime < self.ctime { self.mtime } else { self.ctime });
+        let t = self.btime.unwrap_or(if self.mtime < self.ctime {
+            self.mtime
+        } else {
+            self.ctime
+        });
         time::from_unix(t.0, t.1)
     }
 
@@ -60,11 +64,26 @@ impl Stat {
 /// statx(2) of `path` relative to `dir` ("" with `fd` for the file itself),
 /// never following a final symlink.
 pub fn statx_at(dir: BorrowedFd<'_>, path: &std::path::Path) -> std::io::Result<Stat> {
-    let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_SYNC_AS_STAT | if path.as_os_str().is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    let flags = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_STATX_SYNC_AS_STAT
+        | if path.as_os_str().is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            0
+        };
     // SAFETY: valid C string and output struct for the call.
-    let r = unsafe { libc::statx(dir.as_raw_fd(), c.as_ptr(), flags, libc::STATX_BASIC_STATS | libc::STATX_BTIME, &mut st) };
+    let r = unsafe {
+        libc::statx(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            flags,
+            libc::STATX_BASIC_STATS | libc::STATX_BTIME,
+            &mut st,
+        )
+    };
     if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -109,12 +128,14 @@ pub fn xattr_get(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: buffers valid for the lengths given.
-        let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r =
+            unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if r >= 0 {
             buf.truncate(r as usize);
             return Some(buf);
         }
-        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE) && buf.len() < 65536 {
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE) && buf.len() < 65536
+        {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
@@ -124,7 +145,9 @@ pub fn xattr_get(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
 
 /// Names of the extended attributes of `path`.
 pub fn xattr_list(path: &std::path::Path) -> Vec<String> {
-    let Ok(p) = CString::new(path.as_os_str().as_encoded_bytes()) else { return Vec::new() };
+    let Ok(p) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return Vec::new();
+    };
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: buffer valid for its length.
@@ -137,7 +160,9 @@ pub fn xattr_list(path: &std::path::Path) -> Vec<String> {
                 .filter_map(|n| String::from_utf8(n.to_vec()).ok())
                 .collect();
         }
-        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 20 {
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ERANGE)
+            && buf.len() < 1 << 20
+        {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
@@ -146,19 +171,37 @@ pub fn xattr_list(path: &std::path::Path) -> Vec<String> {
 }
 
 pub fn xattr_remove(path: &std::path::Path, name: &str) -> std::io::Result<()> {
-    let p = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let p = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let n = CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: valid C strings.
     let r = unsafe { libc::removexattr(p.as_ptr(), n.as_ptr()) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 pub fn xattr_set(path: &std::path::Path, name: &str, value: &[u8]) -> std::io::Result<()> {
-    let p = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let p = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let n = CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: buffers valid for the lengths given.
-    let r = unsafe { libc::setxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    let r = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// DOS attributes of a file: stored ones (with DIRECTORY kept true to the
@@ -168,7 +211,11 @@ pub fn attributes(st: &Stat, stored: Option<u32>, name: &str) -> u32 {
     let mut a = match stored {
         Some(s) => (s & !attr::DIRECTORY) | kind,
         None => {
-            let mut a = if st.is_dir() { attr::DIRECTORY } else { attr::ARCHIVE };
+            let mut a = if st.is_dir() {
+                attr::DIRECTORY
+            } else {
+                attr::ARCHIVE
+            };
             if name.starts_with('.') && name != "." && name != ".." {
                 a |= attr::HIDDEN;
             }
@@ -295,10 +342,16 @@ mod tests {
         let file = std::fs::File::open(&f).unwrap();
         let st = fstat(&file).unwrap();
         assert_eq!(st.size, 3);
-        assert_eq!(attributes(&st, None, ".hidden"), attr::ARCHIVE | attr::HIDDEN);
+        assert_eq!(
+            attributes(&st, None, ".hidden"),
+            attr::ARCHIVE | attr::HIDDEN
+        );
         if store_attributes(&file, attr::SYSTEM | attr::ARCHIVE).is_ok() {
             assert_eq!(stored_attributes(&file), Some(attr::SYSTEM | attr::ARCHIVE));
-            assert_eq!(attributes(&st, stored_attributes(&file), ".hidden"), attr::SYSTEM | attr::ARCHIVE);
+            assert_eq!(
+                attributes(&st, stored_attributes(&file), ".hidden"),
+                attr::SYSTEM | attr::ARCHIVE
+            );
         }
         let dir = std::fs::File::open(d.path()).unwrap();
         let dst = fstat(&dir).unwrap();
