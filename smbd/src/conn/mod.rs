@@ -623,6 +623,9 @@ impl Connection {
                     return;
                 }
             };
+            if status.is_error() && status != NtStatus::MORE_PROCESSING_REQUIRED {
+                tracing::debug!(target: LOG, peer = %self.peer, command = h.command.name(), message_id = h.message_id, %status, "request failed");
+            }
             // The session the response belongs to (SESSION_SETUP may have
             // created it).
             let sid = match (h.command, session_override) {

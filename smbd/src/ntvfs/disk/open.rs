@@ -399,6 +399,15 @@ fn open_blocking(
 }
 
 pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> NtResult<CreateOut> {
+    let r = create_inner(b, ctx, &io).await;
+    if let Err(s) = &r {
+        tracing::debug!(target: "smbd::disk", name = %io.name, access = format_args!("{:#x}", io.desired_access), share = io.share_access, disposition = io.disposition, options = format_args!("{:#x}", io.options), attributes = format_args!("{:#x}", io.file_attributes), contexts = io.contexts.len(), "create failed: {s}");
+    }
+    r
+}
+
+async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtResult<CreateOut> {
+    let io = io.clone();
     let rel = path::parse(&io.name)?;
     if io.options & options::DIRECTORY_FILE != 0 && io.options & options::NON_DIRECTORY_FILE != 0 {
         return Err(NtStatus::INVALID_PARAMETER);
