@@ -79,6 +79,17 @@
 //!
 //! Two concurrent `next()` calls on one watch (the front end never issues
 //! them) are allowed: each change goes to exactly one of them.
+//!
+//! # For the backend
+//!
+//! - A CompletionFilter of 0 matches nothing and `next()` would wait
+//!   forever: reject it (STATUS_INVALID_PARAMETER) before calling.
+//! - CLOSE of a handle with a pending CHANGE_NOTIFY: drop the pending
+//!   `next()` future (it is cancel-safe), answer it STATUS_NOTIFY_CLEANUP,
+//!   then drop the [`DirWatch`] (that removes its kernel watches).
+//! - Errors: [`NotifyError::Watch`] with ENOSPC means the watch limit
+//!   (STATUS_INSUFFICIENT_RESOURCES), [`NotifyError::DirectoryGone`]
+//!   STATUS_DELETE_PENDING, the rest are internal errors.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
@@ -123,6 +134,10 @@ pub const ATTRIB_FILTER: u32 = notify_filter::ATTRIBUTES
 /// Reads of the inotify descriptor (4 KiB each) before `next()` lets
 /// other tasks run, so an event storm cannot monopolise a worker.
 const MAX_READS_PER_DRAIN: usize = 64;
+
+/// Drains in a row an overflowed watch waits for the kernel queue to
+/// empty before it answers Overflow anyway.
+const MAX_STORM_ROUNDS: usize = 16;
 
 /// What every directory watch asks for. No `IN_DONT_FOLLOW`: the paths we
 /// add are `/proc/self/fd/N` magic links, which must be followed (with
@@ -256,7 +271,8 @@ enum Take {
 
 impl Notifier {
     /// Creates the inotify instance. Must run inside a tokio runtime with
-    /// I/O enabled (smbd's is).
+    /// the I/O and time drivers enabled (`enable_all`); without a runtime
+    /// it fails with [`NotifyError::NoRuntime`].
     pub fn new() -> Result<Notifier, NotifyError> {
         tokio::runtime::Handle::try_current().map_err(|_| NotifyError::NoRuntime)?;
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
@@ -365,6 +381,7 @@ impl DirWatch {
     /// kernel and returned without an `.await` in between, so dropping the
     /// future (CANCEL, CLOSE) loses nothing.
     pub async fn next(&self, filter: u32, max_output: u32) -> Result<NotifyOut, NotifyError> {
+        let mut storm = 0;
         loop {
             let (quiet, wait_until) = {
                 let mut guard = self.inner.lock();
@@ -378,10 +395,17 @@ impl DirWatch {
                 let Some(watch) = state.watches.get_mut(&self.id) else {
                     return Err(NotifyError::DirectoryGone);
                 };
-                match watch.take(filter, max_output) {
-                    Take::Ready(out) => return Ok(out),
-                    Take::Gone => return Err(NotifyError::DirectoryGone),
-                    Take::Wait(until) => (quiet, until),
+                if watch.overflow && !quiet && storm < MAX_STORM_ROUNDS {
+                    // One overflow for the whole storm: the kernel may
+                    // still hold the IN_Q_OVERFLOW that would cause another.
+                    storm += 1;
+                    (false, None)
+                } else {
+                    match watch.take(filter, max_output) {
+                        Take::Ready(out) => return Ok(out),
+                        Take::Gone => return Err(NotifyError::DirectoryGone),
+                        Take::Wait(until) => (quiet, until),
+                    }
                 }
             };
             if !quiet {
@@ -1188,6 +1212,79 @@ mod tests {
         fs::write(tree.join("sub2/z"), b"").unwrap();
         let got = collect(&f.watch, NAMES, 1).await;
         assert_eq!(got, [ch(Added, "sub2\\z")]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn order_kept_while_a_move_waits_for_its_partner() {
+        let t = TempDir::new().unwrap();
+        let out = TempDir::new().unwrap();
+        fs::write(t.path().join("f"), b"").unwrap();
+        let f = watch(t.path(), false);
+        fs::rename(t.path().join("f"), out.path().join("f")).unwrap();
+        fs::write(t.path().join("g"), b"").unwrap();
+        fs::write(t.path().join("h"), b"").unwrap();
+        fs::rename(t.path().join("h"), t.path().join("i")).unwrap();
+        let got = collect(&f.watch, NAMES, 5).await;
+        assert_eq!(
+            got,
+            [
+                ch(Removed, "f"),
+                ch(Added, "g"),
+                ch(Added, "h"),
+                ch(RenamedOldName, "h"),
+                ch(RenamedNewName, "i")
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renamed_directory_tree_keeps_its_watches() {
+        let t = TempDir::new().unwrap();
+        fs::create_dir_all(t.path().join("a/b/c")).unwrap();
+        let f = watch(t.path(), true);
+        fs::rename(t.path().join("a"), t.path().join("z")).unwrap();
+        fs::write(t.path().join("z/b/c/f"), b"").unwrap();
+        fs::rename(t.path().join("z/b"), t.path().join("z/y")).unwrap();
+        fs::write(t.path().join("z/y/c/g"), b"").unwrap();
+        let got = collect(&f.watch, NAMES, 6).await;
+        assert_eq!(
+            got,
+            [
+                ch(RenamedOldName, "a"),
+                ch(RenamedNewName, "z"),
+                ch(Added, "z\\b\\c\\f"),
+                ch(RenamedOldName, "z\\b"),
+                ch(RenamedNewName, "z\\y"),
+                ch(Added, "z\\y\\c\\g")
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kernel_queue_overflow_rescans() {
+        let t = TempDir::new().unwrap();
+        fs::create_dir(t.path().join("many")).unwrap();
+        let f = watch(t.path(), true);
+        assert!(
+            timeout(Duration::from_millis(20), f.watch.next(NAMES, BIG))
+                .await
+                .is_err()
+        );
+        // More than fs.inotify.max_queued_events (16384 by default) while
+        // nobody reads: the kernel drops events, among them the creation of
+        // `late`.
+        let max: usize = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(16384);
+        for i in 0..max + 10 {
+            fs::File::create(t.path().join(format!("many/{i}"))).unwrap();
+        }
+        fs::create_dir(t.path().join("late")).unwrap();
+        assert_eq!(f.watch.next(NAMES, BIG).await.unwrap(), NotifyOut::Overflow);
+        // The rescan found `late`.
+        fs::write(t.path().join("late/x"), b"").unwrap();
+        assert_eq!(collect(&f.watch, NAMES, 1).await, [ch(Added, "late\\x")]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
