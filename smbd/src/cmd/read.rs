@@ -69,6 +69,7 @@ mod tests {
             &ReadOut {
                 data: b"hello\n".to_vec(),
                 remaining: 0,
+                truncated: false,
             },
             &mut out,
         );

@@ -107,8 +107,12 @@ mod tests {
         assert_eq!(c.grant(31), 31);
         assert_eq!(c.outstanding(), 31);
         c.consume(1, 1).unwrap();
-        assert_eq!(c.consume(1, 1), Err(CreditError::Reused(1)));
+        assert!(matches!(
+            c.consume(1, 1),
+            Err(CreditError::OutOfWindow { low: 2, .. })
+        ));
         c.consume(3, 4).unwrap(); // multi-credit, out of order
+        assert_eq!(c.consume(4, 1), Err(CreditError::Reused(4)));
         c.consume(2, 1).unwrap();
         assert_eq!(c.outstanding(), 31 - 6);
         assert!(matches!(

@@ -250,7 +250,7 @@ pub fn answer_negotiate(
     } else {
         SigningAlgo::HmacSha256
     };
-    if dialect >= dialect::SMB3_00 && dialect < dialect::SMB3_11 && caps_ & caps::ENCRYPTION != 0 {
+    if (dialect::SMB3_00..dialect::SMB3_11).contains(&dialect) && caps_ & caps::ENCRYPTION != 0 {
         cipher = Some(Cipher::Aes128Ccm);
     }
     let mut contexts = Vec::new();

@@ -9,10 +9,13 @@ use crate::dcerpc::{self, Pipe, RpcSnapshot, ServerInfo, ShareInfo, ShareKind};
 use crate::server::Server;
 use crate::wire::NtStatus;
 
+/// An open pipe: its handle and its RPC state.
+type OpenPipe = (FileId, Arc<Mutex<Pipe>>);
+
 pub struct IpcBackend {
     server: Arc<Server>,
     user: Arc<UserToken>,
-    pipes: Mutex<HashMap<u64, (FileId, Arc<Mutex<Pipe>>)>>,
+    pipes: Mutex<HashMap<u64, OpenPipe>>,
 }
 
 /// What the RPC services show of this server, now.

@@ -185,19 +185,28 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
             Some(w) => w.clone(),
             None => {
                 let p = super::path::proc_path(&*open.fd);
-                let dw = Arc::new(super::notify::DirWatch::new(&p, io.watch_tree).map_err(
-                    |e| {
+                let dw = b
+                    .ctx
+                    .notifier()
+                    .and_then(|n| super::notify::DirWatch::new(&n, &p, io.watch_tree))
+                    .map_err(|e| {
                         tracing::warn!(target: "smbd::disk", "cannot watch directory: {e}");
                         NtStatus::INSUFFICIENT_RESOURCES
-                    },
-                )?);
+                    })?;
+                let dw = Arc::new(dw);
                 *w = Some(dw.clone());
                 dw
             }
         }
     };
-    watch.next(io.filter, io.max_output).await.map_err(|e| {
-        tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
-        NtStatus::INTERNAL_ERROR
-    })
+    watch
+        .next(io.filter, io.max_output)
+        .await
+        .map_err(|e| match e {
+            super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,
+            e => {
+                tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
+                NtStatus::INTERNAL_ERROR
+            }
+        })
 }

@@ -201,9 +201,9 @@ impl FileState {
     fn try_lock(inner: &mut FileInner, open: u64, e: &LockElement) -> Result<(), NtStatus> {
         let exclusive = e.flags & lock_flags::EXCLUSIVE != 0;
         let conflict = inner.locks.iter().any(|l| {
-            l.overlaps(e.offset, e.length)
-                && (l.exclusive || exclusive)
-                && !(l.open == open && !l.exclusive && !exclusive)
+            // Shared locks never conflict with each other, whoever holds
+            // them; an exclusive one conflicts even with its own handle.
+            l.overlaps(e.offset, e.length) && (l.exclusive || exclusive)
         });
         if conflict {
             return Err(NtStatus::LOCK_NOT_GRANTED);

@@ -42,6 +42,9 @@ pub struct DiskShare {
 pub struct DiskContext {
     pub table: FileTable,
     pub identity: Identity,
+    /// The inotify instance behind every CHANGE_NOTIFY, made on first use
+    /// (it needs the runtime, which may not run yet when this is built).
+    notifier: Mutex<Option<notify::Notifier>>,
 }
 
 impl DiskContext {
@@ -49,7 +52,18 @@ impl DiskContext {
         DiskContext {
             table: FileTable::new(),
             identity: Identity::detect(),
+            notifier: Mutex::new(None),
         }
+    }
+
+    pub(crate) fn notifier(&self) -> Result<notify::Notifier, notify::NotifyError> {
+        let mut n = self.notifier.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = &*n {
+            return Ok(n.clone());
+        }
+        let made = notify::Notifier::new()?;
+        *n = Some(made.clone());
+        Ok(made)
     }
 }
 

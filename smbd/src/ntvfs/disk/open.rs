@@ -183,7 +183,7 @@ fn open_blocking(
                 name.as_os_str(),
                 nix::sys::stat::Mode::from_bits_truncate(0o777 & p.share_cfg.directory_mask),
             )
-            .map_err(|e| crate::wire::status::from_errno(e))?;
+            .map_err(crate::wire::status::from_errno)?;
             openat2(
                 parent.as_fd(),
                 std::path::Path::new(&name),

@@ -236,7 +236,7 @@ fn find_case_insensitive(
         Err(e) => return Err(crate::wire::status::from_io(&e)),
     };
     let want = fold(name);
-    let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| crate::wire::status::from_errno(e))?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(crate::wire::status::from_errno)?;
     for entry in d.iter() {
         let Ok(entry) = entry else { continue };
         let n = OsStr::from_bytes(entry.file_name().to_bytes());

@@ -164,9 +164,7 @@ async fn rename(
                 }
             }
         }
-        let flags = if exists && !same_file {
-            nix::fcntl::RenameFlags::empty()
-        } else if same_file {
+        let flags = if exists || same_file {
             nix::fcntl::RenameFlags::empty()
         } else {
             nix::fcntl::RenameFlags::RENAME_NOREPLACE
