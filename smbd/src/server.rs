@@ -2,10 +2,11 @@
 //! reload), the password database, the disk backend's open-file table, the
 //! server's identity; and the listeners.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use common::smbconf::SmbConf;
@@ -84,6 +85,12 @@ impl Passwords {
     }
 }
 
+/// Where an authenticated session lives and whose it is.
+pub struct SessionRef {
+    pub conn: Weak<crate::conn::Connection>,
+    pub user: String,
+}
+
 pub struct Server {
     conf: RwLock<Arc<SmbConf>>,
     pub passwords: Passwords,
@@ -93,6 +100,10 @@ pub struct Server {
     pub limits: Limits,
     next_session: AtomicU64,
     pub connections: AtomicUsize,
+    /// Every authenticated session of the server, so a client that
+    /// reconnects (SESSION_SETUP with PreviousSessionId) can end its old one
+    /// wherever it lives.
+    pub sessions: Mutex<HashMap<u64, SessionRef>>,
     /// Tells every connection to finish.
     pub shutdown: watch::Sender<bool>,
 }
@@ -113,6 +124,7 @@ impl Server {
             limits,
             next_session: AtomicU64::new(u64::from_le_bytes(seed) >> 16 | 1),
             connections: AtomicUsize::new(0),
+            sessions: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
         })
     }

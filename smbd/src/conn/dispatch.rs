@@ -281,7 +281,7 @@ async fn file_command(
                     Err(e) => return Ok(bad(conn, req, e)),
                 };
                 io.file_id = resolve(req, io.file_id)?;
-                req.pending.set_file(io.file_id);
+                req.pending.set_file(io.file_id, req.tree_id);
                 let backend = b.clone();
                 let pending = req.pending.clone();
                 let ctx = ctx.clone();
@@ -380,7 +380,7 @@ async fn file_command(
                 if io.max_output > super::MAX_IO {
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
-                req.pending.set_file(io.file_id);
+                req.pending.set_file(io.file_id, req.tree_id);
                 let backend = b.clone();
                 let pending = req.pending.clone();
                 let ctx = ctx.clone();
@@ -400,7 +400,7 @@ async fn file_command(
                             },
                             w = pending.woken() => match w {
                                 Wake::Cancel => (NtStatus::CANCELLED, Vec::new()),
-                                Wake::Cleanup => (NtStatus(0x0000_010b), Vec::new()), // NOTIFY_CLEANUP
+                                Wake::Cleanup => (NtStatus::NOTIFY_CLEANUP, Vec::new()),
                             },
                         }
                     });

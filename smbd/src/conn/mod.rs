@@ -74,8 +74,8 @@ pub enum Wake {
 pub struct PendingReq {
     /// Set when the request went async (0: not async).
     async_id: AtomicU64,
-    /// The handle the request waits on, if any.
-    file_id: Mutex<Option<FileId>>,
+    /// The handle the request waits on, if any, and its tree.
+    file_id: Mutex<Option<(FileId, u32)>>,
     pub session_id: u64,
     wake: Notify,
     reason: Mutex<Option<Wake>>,
@@ -92,11 +92,11 @@ impl PendingReq {
         }
     }
 
-    pub fn set_file(&self, id: FileId) {
-        *self.file_id.lock().expect("pending") = Some(id);
+    pub fn set_file(&self, id: FileId, tree_id: u32) {
+        *self.file_id.lock().expect("pending") = Some((id, tree_id));
     }
 
-    fn file(&self) -> Option<FileId> {
+    fn file(&self) -> Option<(FileId, u32)> {
         *self.file_id.lock().expect("pending")
     }
 
@@ -387,7 +387,16 @@ impl Connection {
     /// Wakes waiting requests on `file_id` (its handle was closed).
     pub fn cleanup_pending(&self, file_id: FileId) {
         for p in self.pending.lock().expect("pending").values() {
-            if p.file() == Some(file_id) {
+            if p.file().map(|(f, _)| f) == Some(file_id) {
+                p.wake(Wake::Cleanup);
+            }
+        }
+    }
+
+    /// Wakes waiting requests on handles of a tree being disconnected.
+    pub fn cleanup_tree(&self, session_id: u64, tree_id: u32) {
+        for p in self.pending.lock().expect("pending").values() {
+            if p.session_id == session_id && p.file().is_some_and(|(_, t)| t == tree_id) {
                 p.wake(Wake::Cleanup);
             }
         }
@@ -704,6 +713,7 @@ impl Connection {
                 s.preauth_update(&out[start..]);
             } else if h.command == Command::LOGOFF && status == NtStatus::SUCCESS {
                 self.sessions.lock().expect("sessions").remove(&sid);
+                self.server.sessions.lock().expect("sessions").remove(&sid);
             }
             last_start = Some(start);
             prev_session = sid;
@@ -766,6 +776,18 @@ impl Connection {
         }
     }
 
+    /// Ends session `id` at once (a client reconnected and named it as its
+    /// previous session): its waiting requests complete with
+    /// NOTIFY_CLEANUP or CANCELLED, its trees and opens go.
+    pub async fn end_session(&self, id: u64) {
+        let s = self.sessions.lock().expect("sessions").remove(&id);
+        self.server.sessions.lock().expect("sessions").remove(&id);
+        if let Some(s) = s {
+            self.cancel_session(id);
+            s.logoff().await;
+        }
+    }
+
     /// Everything of this connection goes: sessions, trees, opens.
     async fn teardown(&self) {
         let sessions: Vec<Arc<Session>> = self
@@ -775,6 +797,12 @@ impl Connection {
             .drain()
             .map(|(_, s)| s)
             .collect();
+        {
+            let mut registry = self.server.sessions.lock().expect("sessions");
+            for s in &sessions {
+                registry.remove(&s.id);
+            }
+        }
         for p in self.pending.lock().expect("pending").values() {
             p.wake(Wake::Cleanup);
         }

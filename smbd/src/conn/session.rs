@@ -14,6 +14,7 @@ use crate::cmd::negotiate::{self as neg, NegContext, NegotiateOut, caps, dialect
 use crate::cmd::session_setup::{self as ss, session_flags};
 use crate::crypto::{self, Cipher, Preauth, SessionKeys, SigningAlgo};
 use crate::ntvfs::UserToken;
+use crate::server::SessionRef;
 use crate::wire::NtStatus;
 use crate::wire::header::{Command, Header, flags};
 
@@ -484,6 +485,27 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
                 sflags |= session_flags::ENCRYPT_DATA;
             }
             tracing::info!(target: LOG, peer = %conn.peer, user = %user.name, uid = user.uid, guest, anonymous, session = format_args!("{:#x}", session.id), "logged on");
+            if !guest {
+                let prev = ssin.previous_session_id;
+                let old = {
+                    let mut registry = conn.server.sessions.lock().expect("sessions");
+                    registry.insert(
+                        session.id,
+                        SessionRef {
+                            conn: Arc::downgrade(conn),
+                            user: user.name.clone(),
+                        },
+                    );
+                    match registry.get(&prev) {
+                        Some(r) if prev != session.id && r.user == user.name => r.conn.upgrade(),
+                        _ => None,
+                    }
+                };
+                if let Some(old) = old {
+                    tracing::info!(target: LOG, peer = %conn.peer, user = %user.name, previous = format_args!("{prev:#x}"), "reconnected: the previous session ends");
+                    old.end_session(prev).await;
+                }
+            }
             *session.valid.lock().expect("session") = Some(Arc::new(Valid {
                 user: Arc::new(user),
                 keys,

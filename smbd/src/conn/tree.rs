@@ -212,6 +212,7 @@ pub async fn disconnect(conn: &Arc<Connection>, req: &Request) -> Outcome {
     let Some(tree) = session.trees.lock().expect("trees").remove(&req.tree_id) else {
         return Outcome::err(NtStatus::NETWORK_NAME_DELETED);
     };
+    conn.cleanup_tree(req.session_id, req.tree_id);
     tree.backend.disconnect().await;
     let mut body = Vec::new();
     crate::cmd::tree_disconnect::emit(&mut body);

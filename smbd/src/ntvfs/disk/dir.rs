@@ -183,6 +183,9 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
         let mut w = open.watch.lock().await;
         match &*w {
             Some(w) => w.clone(),
+            // Only the first request's filter counts: an empty one would
+            // wait forever.
+            None if io.filter == 0 => return Err(NtStatus::INVALID_PARAMETER),
             None => {
                 let p = super::path::proc_path(&*open.fd);
                 let dw = b
@@ -193,14 +196,21 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
                         tracing::warn!(target: "smbd::disk", "cannot watch directory: {e}");
                         NtStatus::INSUFFICIENT_RESOURCES
                     })?;
-                let dw = Arc::new(dw);
-                *w = Some(dw.clone());
-                dw
+                let hw = super::HandleWatch {
+                    watch: Arc::new(dw),
+                    order: Arc::new(tokio::sync::Mutex::new(())),
+                    filter: io.filter,
+                    max_output: io.max_output,
+                };
+                *w = Some(hw.clone());
+                hw
             }
         }
     };
+    let _turn = watch.order.lock().await;
     watch
-        .next(io.filter, io.max_output)
+        .watch
+        .next(watch.filter, watch.max_output.min(io.max_output))
         .await
         .map_err(|e| match e {
             super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,

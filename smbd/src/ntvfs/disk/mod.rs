@@ -107,9 +107,23 @@ pub(crate) struct Open {
     pub position: AtomicU64,
     pub mode: AtomicU32,
     pub dir: tokio::sync::Mutex<dir::Cursor>,
-    pub watch: tokio::sync::Mutex<Option<Arc<notify::DirWatch>>>,
+    pub watch: tokio::sync::Mutex<Option<HandleWatch>>,
     /// Who opened it (a delete on close runs as them).
     pub user: Arc<UserToken>,
+}
+
+/// A directory handle's change notification. As on Windows and in Samba,
+/// the first CHANGE_NOTIFY on a handle fixes the completion filter and the
+/// recursion until the handle is closed; its output buffer size caps every
+/// later request's.
+#[derive(Clone)]
+pub(crate) struct HandleWatch {
+    pub watch: Arc<notify::DirWatch>,
+    /// Requests waiting on the handle are answered in the order they came
+    /// (tokio's mutex is fair).
+    pub order: Arc<tokio::sync::Mutex<()>>,
+    pub filter: u32,
+    pub max_output: u32,
 }
 
 pub struct DiskBackend {

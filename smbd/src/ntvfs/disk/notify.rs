@@ -333,6 +333,10 @@ impl DirWatch {
         })?;
         let mut guard = inner.lock();
         let state = &mut *guard;
+        // What the kernel queued before now belongs to the watches that
+        // existed then: a kernel watch this one comes to share must not
+        // hand it changes made before it was asked for.
+        while !inner.drain(state)? {}
         let id = state.next_id;
         state.next_id += 1;
         let mut reg = Registry {
@@ -1427,6 +1431,20 @@ mod tests {
             collect(&a.watch, NAMES, 2).await,
             [ch(Added, "sub\\y"), ch(Added, "z")]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_watch_does_not_see_earlier_changes_of_a_shared_one() {
+        let t = TempDir::new().unwrap();
+        let notifier = Notifier::new().unwrap();
+        let first = watch_with(&notifier, t.path(), false);
+        fs::write(t.path().join("before"), b"").unwrap();
+        let second = watch_with(&notifier, t.path(), false);
+        fs::write(t.path().join("after"), b"").unwrap();
+        let got = collect(&second.watch, NAMES, 1).await;
+        assert_eq!(got, [ch(Added, "after")]);
+        let got = collect(&first.watch, NAMES, 2).await;
+        assert_eq!(got, [ch(Added, "before"), ch(Added, "after")]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,7 +182,31 @@ async fn rename(
             }
             e => from_errno(e),
         })?;
-        let _ = is_dir;
+        if !is_dir {
+            // Windows reports a renamed file as also MODIFIED for
+            // CHANGE_ATTRIBUTES and CHANGE_CREATION watchers (Samba does
+            // the same). A rename alone makes no IN_ATTRIB; setting the
+            // mode it already has does, and changes nothing else.
+            // Through an O_PATH|O_NOFOLLOW descriptor: a symlink swapped in
+            // meanwhile is seen and left alone.
+            if let Ok(fd) = nix::fcntl::openat(
+                dst_parent.as_fd(),
+                dst_name.as_os_str(),
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            ) && let Ok(st) = stat::fstat(&fd)
+                && st.mode & libc::S_IFMT == libc::S_IFREG
+            {
+                let _ = nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    &path::proc_path(&fd),
+                    nix::sys::stat::Mode::from_bits_truncate(st.mode & 0o7777),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                );
+            }
+        }
         Ok(resolved)
     })
     .await?;
