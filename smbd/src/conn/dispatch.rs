@@ -89,6 +89,8 @@ pub async fn dispatch(conn: &Arc<Connection>, req: &Request) -> Outcome {
         client: conn.peer,
         message_id: h.message_id,
         dialect: negd.dialect,
+        breaks: tree.breaks.clone(),
+        hint: AsyncHint::default(),
     };
     file_command(conn, req, &session, &tree, ctx, negd.dialect).await
 }
@@ -187,7 +189,42 @@ async fn file_command(
                     Err(e) => return Ok(bad(conn, req, e)),
                 };
                 io.file_id = conn.new_file_id();
-                let o = b.create(&ctx, io).await?;
+                // A create that must wait for an oplock break goes async
+                // when it is the last request of its compound (only such
+                // may: MS-SMB2 3.3.4.4); otherwise the compound waits.
+                let backend = b.clone();
+                let pending = req.pending.clone();
+                let hint = ctx.hint.clone();
+                let ctx2 = ctx.clone();
+                let mut fut: Pin<Box<dyn Future<Output = NtResult<CreateOut>> + Send>> =
+                    Box::pin(async move {
+                        tokio::select! {
+                            r = backend.create(&ctx2, io) => r,
+                            _ = pending.woken() => Err(NtStatus::CANCELLED),
+                        }
+                    });
+                let o = if req.last_in_chain {
+                    tokio::select! {
+                        biased;
+                        r = &mut fut => r?,
+                        _ = hint.wait() => {
+                            return Ok(Outcome::Async {
+                                rest: Box::pin(async move {
+                                    match fut.await {
+                                        Ok(o) => {
+                                            let mut full = vec![0u8; HEADER_LEN];
+                                            cmd::create::emit(&o, &mut full);
+                                            (NtStatus::SUCCESS, full.split_off(HEADER_LEN))
+                                        }
+                                        Err(s) => (s, Vec::new()),
+                                    }
+                                }),
+                            });
+                        }
+                    }
+                } else {
+                    fut.await?
+                };
                 let mut full = vec![0u8; HEADER_LEN];
                 cmd::create::emit(&o, &mut full);
                 Outcome::Reply {

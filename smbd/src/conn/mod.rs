@@ -4,6 +4,7 @@
 
 pub mod credits;
 mod dispatch;
+pub mod oplock;
 pub mod session;
 mod smb1;
 pub mod tree;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{DiskBackend, FdKind};
-use crate::ntvfs::types::{access, fsctl, options};
+use crate::ntvfs::types::{access, fsctl, lock_flags, options};
 use crate::ntvfs::*;
 use crate::wire::NtStatus;
 use crate::wire::status::from_errno;
@@ -101,6 +101,7 @@ pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
             .state
             .check_io(open.table.id, io.offset, io.data.len() as u64, true)?;
     }
+    open.table.state.break_level2();
     let sync = io.flags & WRITE_THROUGH != 0
         || open.mode.load(Ordering::Relaxed) & options::WRITE_THROUGH != 0;
     let count = io.data.len() as u32;
@@ -144,6 +145,13 @@ pub(super) async fn lock(b: &DiskBackend, io: LockIn) -> NtResult<()> {
     let open = b.get(io.file_id)?;
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
+    }
+    if io
+        .locks
+        .first()
+        .is_some_and(|l| l.flags & lock_flags::UNLOCK == 0)
+    {
+        open.table.state.break_level2();
     }
     open.table.state.lock(open.table.id, &io.locks).await
 }
@@ -212,6 +220,7 @@ async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
     if total > u64::from(COPYCHUNK_MAX_TOTAL) {
         return Err(NtStatus::INVALID_PARAMETER);
     }
+    dst.table.state.break_level2();
     let (sfd, dfd) = (src.fd.clone(), dst.fd.clone());
     let (written_chunks, written) = blocking(move || {
         let mut n = 0u32;

@@ -250,9 +250,9 @@ impl Ntvfs for DiskBackend {
         io: OplockBreakIn,
     ) -> BoxFuture<'a, NtResult<OplockBreakOut>> {
         Box::pin(async move {
-            self.get(io.file_id)?;
-            // No oplock is ever granted, so there is nothing to acknowledge.
-            Err(NtStatus(0xc000_00e3)) // INVALID_OPLOCK_PROTOCOL
+            let open = self.get(io.file_id)?;
+            let level = open.table.state.acknowledge(open.table.id, io.level)?;
+            Ok(OplockBreakOut { level })
         })
     }
 

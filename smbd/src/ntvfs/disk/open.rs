@@ -24,8 +24,15 @@ struct Opened {
     action: CreateAction,
     granted: u32,
     table: super::filetable::OpenRef,
+    oplock: OplockLevel,
     attributes: u32,
     maximal: u32,
+}
+
+/// One try at opening: done, or oplocks of other opens must break first.
+enum Attempt {
+    Opened(Box<Opened>),
+    Wait(super::filetable::BreakWait),
 }
 
 /// Whether the user may delete entries of directory `parent` (and this
@@ -123,13 +130,17 @@ struct Params {
     file_attributes: u32,
     share_cfg: super::DiskShare,
     links: Links,
+    oplock: OplockLevel,
+    file_id: FileId,
+    breaks: Arc<dyn OplockBreaks>,
+    first_attempt: bool,
 }
 
 fn open_blocking(
     root: Arc<OwnedFd>,
     ctx: Arc<super::DiskContext>,
     p: Params,
-) -> Result<Opened, NtStatus> {
+) -> Result<Attempt, NtStatus> {
     let (rel, exists) = path::resolve(root.as_fd(), &p.rel, p.links)?;
     let want_dir = p.options & options::DIRECTORY_FILE != 0;
     let want_file = p.options & options::NON_DIRECTORY_FILE != 0;
@@ -350,7 +361,19 @@ fn open_blocking(
         }
     }
 
-    let table = ctx.table.open(st.key(), access_, p.share)?;
+    let oplock_req = super::filetable::OplockRequest {
+        level: p.oplock,
+        will_overwrite: truncating,
+        is_dir,
+        file_id: p.file_id,
+        sink: p.breaks.clone(),
+        first_attempt: p.first_attempt,
+    };
+    // Oplocks are broken before anything changes (the truncation below).
+    let (table, oplock) = match ctx.table.admit(st.key(), access_, p.share, &oplock_req)? {
+        super::filetable::Admit::Opened(r, level) => (r, level),
+        super::filetable::Admit::Wait(w) => return Ok(Attempt::Wait(w)),
+    };
     let finish = || -> Result<u32, NtStatus> {
         let name = rel
             .file_name()
@@ -384,8 +407,14 @@ fn open_blocking(
             return Err(e);
         }
     };
-    let st = stat::fstat(&fd)?;
-    Ok(Opened {
+    let st = match stat::fstat(&fd) {
+        Ok(st) => st,
+        Err(e) => {
+            ctx.table.close(&table, false);
+            return Err(e);
+        }
+    };
+    Ok(Attempt::Opened(Box::new(Opened {
         fd,
         kind,
         st,
@@ -393,9 +422,10 @@ fn open_blocking(
         action,
         granted: access_,
         table,
+        oplock,
         attributes,
         maximal,
-    })
+    })))
 }
 
 pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> NtResult<CreateOut> {
@@ -438,22 +468,39 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let params = Params {
-        rel,
-        access: access_,
-        share: io.share_access,
-        disposition: io.disposition,
-        options: io.options,
-        file_attributes: io.file_attributes,
-        share_cfg: b.share.clone(),
-        links: b.links,
+    let deadline = tokio::time::Instant::now() + super::filetable::BREAK_TIMEOUT;
+    let mut first_attempt = true;
+    let o = loop {
+        let params = Params {
+            rel: rel.clone(),
+            access: access_,
+            share: io.share_access,
+            disposition: io.disposition,
+            options: io.options,
+            file_attributes: io.file_attributes,
+            share_cfg: b.share.clone(),
+            links: b.links,
+            oplock: io.oplock,
+            file_id: io.file_id,
+            breaks: ctx.breaks.clone(),
+            first_attempt,
+        };
+        let root = b.root.clone();
+        let dctx = b.ctx.clone();
+        match creds::run_as(b.ctx.identity, &ctx.user, move || {
+            open_blocking(root, dctx, params)
+        })
+        .await?
+        {
+            Attempt::Opened(o) => break o,
+            Attempt::Wait(w) => {
+                tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, "waiting for an oplock break");
+                ctx.hint.going_async();
+                w.wait(deadline).await;
+                first_attempt = false;
+            }
+        }
     };
-    let root = b.root.clone();
-    let dctx = b.ctx.clone();
-    let o = creds::run_as(b.ctx.identity, &ctx.user, move || {
-        open_blocking(root, dctx, params)
-    })
-    .await?;
 
     let mut contexts = Vec::new();
     for c in &io.contexts {
@@ -510,7 +557,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
         .insert(io.file_id.volatile, open);
     tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, action = ?o.action, "open");
     Ok(CreateOut {
-        oplock: OplockLevel::None,
+        oplock: o.oplock,
         flags: 0,
         action: o.action,
         info,

@@ -139,6 +139,12 @@ async fn rename(
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => NtStatus::OBJECT_PATH_NOT_FOUND,
             _ => from_io(&e),
         })?;
+        let dkey = stat::fstat(&dst_parent)?.key();
+        match ctx2.table.delete_opens(dkey) {
+            (_, true) => return Err(NtStatus::DELETE_PENDING),
+            (true, _) => return Err(NtStatus::SHARING_VIOLATION),
+            _ => {}
+        }
         let src_name: OsString = source
             .file_name()
             .ok_or(NtStatus::OBJECT_NAME_INVALID)?
@@ -286,6 +292,7 @@ async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> 
     if len > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
+    open.table.state.break_level2();
     let fd = open.fd.clone();
     tokio::task::spawn_blocking(move || {
         if allocation {
