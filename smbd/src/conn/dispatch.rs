@@ -98,9 +98,12 @@ pub async fn dispatch(conn: &Arc<Connection>, req: &Request) -> Outcome {
 /// The file a request names, with FileId 0xFF..FF meaning the file of the
 /// previous related request.
 fn resolve(req: &Request, id: FileId) -> Result<FileId, NtStatus> {
-    if id == FileId::RELATED {
-        return req.related_file.ok_or(NtStatus::FILE_CLOSED);
-    }
+    let id = if id == FileId::RELATED {
+        req.related_file.ok_or(req.related_err)?
+    } else {
+        id
+    };
+    *req.used_file.lock().expect("used file") = Some(id);
     Ok(id)
 }
 

@@ -313,7 +313,29 @@ pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> Nt
             })
         }
         fsctl::GET_REPARSE_POINT => Err(NtStatus::NOT_A_REPARSE_POINT),
-        fsctl::CREATE_OR_GET_OBJECT_ID | fsctl::GET_OBJECT_ID => Err(NtStatus::OBJECTID_NOT_FOUND),
+        fsctl::CREATE_OR_GET_OBJECT_ID => {
+            // FILE_OBJECTID_BUFFER: the object id is the file's device and
+            // inode (stable while the file lives, as Samba makes it), the
+            // birth volume id one per share.
+            use md5::Digest;
+            let st = super::stat::fstat(&*open.fd)?;
+            let mut id = Vec::with_capacity(16);
+            id.extend_from_slice(&st.dev.to_le_bytes());
+            id.extend_from_slice(&st.ino.to_le_bytes());
+            let volume = md5::Md5::digest(b.share.path.as_os_str().as_encoded_bytes());
+            let mut out = Vec::with_capacity(64);
+            out.extend_from_slice(&id); //         ObjectId
+            out.extend_from_slice(&volume); //     BirthVolumeId
+            out.extend_from_slice(&id); //         BirthObjectId
+            out.extend_from_slice(&[0; 16]); //    DomainId
+            out.truncate(io.max_output_response as usize);
+            Ok(IoctlOut {
+                input: vec![],
+                output: out,
+                truncated: false,
+            })
+        }
+        fsctl::GET_OBJECT_ID => Err(NtStatus::OBJECTID_NOT_FOUND),
         _ => {
             tracing::debug!(target: "smbd::disk", ctl = format_args!("{:#x}", io.ctl_code), "unsupported ioctl");
             Err(NtStatus::INVALID_DEVICE_REQUEST)

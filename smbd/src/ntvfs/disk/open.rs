@@ -84,6 +84,17 @@ fn maximal_access(
     read_only: bool,
 ) -> u32 {
     use nix::unistd::AccessFlags;
+    if nix::unistd::geteuid().is_root() {
+        // Root may do anything (as in Samba).
+        let mut m = access::FILE_ALL_ACCESS;
+        if read_only {
+            m &= !access::WRITE_RIGHTS;
+        }
+        if rel.is_root() {
+            m &= !access::DELETE;
+        }
+        return m;
+    }
     let mut m = access::READ_CONTROL | access::SYNCHRONIZE | access::FILE_READ_ATTRIBUTES;
     if may(fd, AccessFlags::R_OK) {
         m |= access::FILE_GENERIC_READ;
@@ -134,6 +145,9 @@ struct Params {
     file_id: FileId,
     breaks: Arc<dyn OplockBreaks>,
     first_attempt: bool,
+    /// From the ExtA and AlSi contexts, for a file created or overwritten.
+    eas: Vec<crate::ntvfs::info::Ea>,
+    allocation: Option<u64>,
 }
 
 fn open_blocking(
@@ -383,8 +397,28 @@ fn open_blocking(
             nix::unistd::ftruncate(&fd, 0).map_err(crate::wire::status::from_errno)?;
         }
         if action != CreateAction::Opened {
-            let wanted =
-                p.file_attributes & (attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE);
+            if !p.eas.is_empty() {
+                super::setinfo::write_eas(&fd, &p.eas)?;
+            }
+            if let Some(len) = p.allocation.filter(|&l| l > 0 && !is_dir) {
+                // Reserve the space without changing the size; a file
+                // system that cannot just reports less.
+                let _ = nix::fcntl::fallocate(
+                    &fd,
+                    nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+                    0,
+                    len.min(i64::MAX as u64) as i64,
+                );
+            }
+        }
+        if action != CreateAction::Opened {
+            let wanted = p.file_attributes
+                & (attr::READONLY
+                    | attr::HIDDEN
+                    | attr::SYSTEM
+                    | attr::ARCHIVE
+                    | attr::TEMPORARY
+                    | attr::OFFLINE);
             let a = if is_dir {
                 wanted
             } else {
@@ -453,8 +487,31 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if io.options & options::OPEN_BY_FILE_ID != 0 {
+    // What Windows answers for the option, access and attribute bits it
+    // does not take (smbtorture smb2.create.gentest).
+    if io.options & 0xff00_0000 != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    const UNSUPPORTED_OPTIONS: u32 = 0x0000_0080 // CREATE_TREE_CONNECTION
+        | options::OPEN_BY_FILE_ID
+        | 0x0010_0000; // RESERVE_OPFILTER
+    if io.options & UNSUPPORTED_OPTIONS != 0 {
         return Err(NtStatus::NOT_SUPPORTED);
+    }
+    // Reserved access bits (MS-SMB2 3.3.5.9), or nothing but SYNCHRONIZE.
+    if io.desired_access & 0x0ce0_fe00 != 0 || io.desired_access == access::SYNCHRONIZE {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if io.desired_access & access::ACCESS_SYSTEM_SECURITY != 0 {
+        // No SACLs here, for anyone.
+        return Err(NtStatus::PRIVILEGE_NOT_HELD);
+    }
+    if io.file_attributes & 0xffff_8048 != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if io.file_attributes & attr::ENCRYPTED != 0 && io.disposition != disposition::OPEN {
+        // No EFS (as a standalone Windows server answers).
+        return Err(NtStatus::ACCESS_DENIED);
     }
     if io.impersonation > 3 {
         return Err(NtStatus(0xc000_00a5)); // BAD_IMPERSONATION_LEVEL
@@ -467,6 +524,30 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
         && access_ & (access::DELETE | access::MAXIMUM_ALLOWED) == 0
     {
         return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let mut eas = Vec::new();
+    let mut allocation = None;
+    for c in &io.contexts {
+        match c.name.as_slice() {
+            // Names are at least 4 bytes (MS-SMB2 2.2.13.2).
+            n if n.len() < 4 => return Err(NtStatus::INVALID_PARAMETER),
+            b"ExtA" => {
+                eas = crate::wire::info::parse_ea_list(&c.data)
+                    .map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                super::setinfo::check_ea_names(&eas)?;
+            }
+            b"AlSi" => {
+                let v: [u8; 8] = c
+                    .data
+                    .get(..8)
+                    .and_then(|d| d.try_into().ok())
+                    .ok_or(NtStatus::INVALID_PARAMETER)?;
+                allocation = Some(u64::from_le_bytes(v));
+            }
+            // Previous versions (snapshots): there are none here.
+            b"TWrp" => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+            _ => {}
+        }
     }
     let deadline = tokio::time::Instant::now() + super::filetable::BREAK_TIMEOUT;
     let mut first_attempt = true;
@@ -484,6 +565,8 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
             file_id: io.file_id,
             breaks: ctx.breaks.clone(),
             first_attempt,
+            eas: eas.clone(),
+            allocation,
         };
         let root = b.root.clone();
         let dctx = b.ctx.clone();

@@ -318,7 +318,14 @@ async fn full_ea(
     if b.share.read_only {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    for ea in &eas {
+    check_ea_names(&eas)?;
+    let fd = open.fd.clone();
+    creds::run_as(b.ctx.identity, &ctx.user, move || write_eas(&fd, &eas)).await
+}
+
+/// EA names are what Windows allows in them.
+pub(super) fn check_ea_names(eas: &[Ea]) -> NtResult<()> {
+    for ea in eas {
         if ea.name.is_empty()
             || ea.name.len() > 255
             || ea
@@ -329,28 +336,30 @@ async fn full_ea(
             return Err(NtStatus(0xc000_0051)); // INVALID_EA_NAME
         }
     }
-    let fd = open.fd.clone();
-    creds::run_as(b.ctx.identity, &ctx.user, move || {
-        let p = path::proc_path(&*fd);
-        for ea in eas {
-            let name = format!("user.{}", ea.name);
-            let r = if ea.value.is_empty() {
-                match stat::xattr_remove(&p, &name) {
-                    Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
-                    r => r,
-                }
-            } else {
-                stat::xattr_set(&p, &name, &ea.value)
-            };
-            r.map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOTSUP) => NtStatus::EAS_NOT_SUPPORTED,
-                Some(libc::E2BIG) | Some(libc::ENOSPC) => NtStatus::EA_TOO_LARGE,
-                _ => from_io(&e),
-            })?;
-        }
-        Ok(())
-    })
-    .await
+    Ok(())
+}
+
+/// Stores EAs as `user.NAME` extended attributes (as Samba does); an empty
+/// value removes one.
+pub(super) fn write_eas<F: AsFd>(fd: &F, eas: &[Ea]) -> NtResult<()> {
+    let p = path::proc_path(fd);
+    for ea in eas {
+        let name = format!("user.{}", ea.name);
+        let r = if ea.value.is_empty() {
+            match stat::xattr_remove(&p, &name) {
+                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+                r => r,
+            }
+        } else {
+            stat::xattr_set(&p, &name, &ea.value)
+        };
+        r.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTSUP) => NtStatus::EAS_NOT_SUPPORTED,
+            Some(libc::E2BIG) | Some(libc::ENOSPC) => NtStatus::EA_TOO_LARGE,
+            _ => from_io(&e),
+        })?;
+    }
+    Ok(())
 }
 
 pub(super) async fn set_info(b: &DiskBackend, ctx: &RequestCtx, io: SetInfoIn) -> NtResult<()> {
