@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use super::path::RelPath;
 use crate::ntvfs::OplockBreaks;
 use crate::ntvfs::types::{FileId, LockElement, OplockLevel, access, lock_flags, share};
 use crate::wire::NtStatus;
@@ -109,6 +110,9 @@ pub struct OplockRequest {
     pub sink: Arc<dyn OplockBreaks>,
     /// False when retrying after waiting for a break.
     pub first_attempt: bool,
+    /// The share root's key and the open's path in it.
+    pub root: FileKey,
+    pub path: Arc<Mutex<RelPath>>,
 }
 
 /// The outcome of [`FileTable::admit`].
@@ -153,6 +157,9 @@ struct OpenEntry {
     access: u32,
     share: u32,
     oplock: Option<Holder>,
+    /// The share root's key and the open's path in it.
+    root: FileKey,
+    path: Arc<Mutex<RelPath>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +347,8 @@ impl FileTable {
             id,
             access: access_,
             share: share_,
+            root: req.root,
+            path: req.path.clone(),
             oplock: (level != OplockLevel::None).then(|| Holder {
                 rights: rights(level),
                 breaking_to: None,
@@ -396,6 +405,21 @@ impl FileTable {
             inner.opens.iter().any(|e| e.access & access::DELETE != 0),
             inner.delete_pending,
         )
+    }
+
+    /// Whether a file below directory `dir` of the share with root `root`
+    /// is open (such a directory cannot be renamed: MS-FSA 2.1.5.14.11).
+    pub fn open_below(&self, root: FileKey, dir: &RelPath) -> bool {
+        let files = self.files.lock().expect("file table");
+        files.values().any(|state| {
+            let inner = state.inner.lock().expect("file state");
+            inner.opens.iter().any(|e| {
+                e.root == root && {
+                    let p = e.path.lock().expect("path");
+                    p.as_path() != dir.as_path() && p.as_path().starts_with(dir.as_path())
+                }
+            })
+        })
     }
 
     /// Whether any open other than `except` holds `key` (renames of open
@@ -628,6 +652,8 @@ mod tests {
             file_id: fid(n),
             sink: sink.clone(),
             first_attempt: true,
+            root: (0, 0),
+            path: Arc::new(Mutex::new(RelPath::root())),
         }
     }
 

@@ -101,7 +101,9 @@ pub(crate) struct Open {
     pub kind: FdKind,
     pub is_dir: bool,
     pub access: u32,
-    pub rel: Mutex<RelPath>,
+    /// Its path in the share, shared with the file table (which looks for
+    /// opens below a directory being renamed).
+    pub rel: Arc<Mutex<RelPath>>,
     pub table: OpenRef,
     pub delete_on_close: AtomicBool,
     pub position: AtomicU64,
@@ -130,6 +132,9 @@ pub struct DiskBackend {
     share: DiskShare,
     ctx: Arc<DiskContext>,
     root: Arc<OwnedFd>,
+    /// The share root's device and inode: opens of one share are told
+    /// apart from another's in the file table by it.
+    root_key: filetable::FileKey,
     links: Links,
     opens: Mutex<HashMap<u64, Arc<Open>>>,
 }
@@ -163,10 +168,12 @@ impl DiskBackend {
         } else {
             Links::Beneath
         };
+        let root_key = stat::fstat(&root)?.key();
         Ok(DiskBackend {
             share,
             ctx,
             root: Arc::new(root),
+            root_key,
             links,
             opens: Mutex::new(HashMap::new()),
         })

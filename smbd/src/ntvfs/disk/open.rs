@@ -20,7 +20,7 @@ struct Opened {
     fd: OwnedFd,
     kind: FdKind,
     st: Stat,
-    rel: RelPath,
+    rel: Arc<std::sync::Mutex<RelPath>>,
     action: CreateAction,
     granted: u32,
     table: super::filetable::OpenRef,
@@ -148,6 +148,7 @@ struct Params {
     /// From the ExtA and AlSi contexts, for a file created or overwritten.
     eas: Vec<crate::ntvfs::info::Ea>,
     allocation: Option<u64>,
+    root_key: super::filetable::FileKey,
 }
 
 fn open_blocking(
@@ -382,6 +383,8 @@ fn open_blocking(
         file_id: p.file_id,
         sink: p.breaks.clone(),
         first_attempt: p.first_attempt,
+        root: p.root_key,
+        path: Arc::new(std::sync::Mutex::new(rel.clone())),
     };
     // Oplocks are broken before anything changes (the truncation below).
     let (table, oplock) = match ctx.table.admit(st.key(), access_, p.share, &oplock_req)? {
@@ -452,7 +455,7 @@ fn open_blocking(
         fd,
         kind,
         st,
-        rel,
+        rel: oplock_req.path.clone(),
         action,
         granted: access_,
         table,
@@ -567,6 +570,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
             first_attempt,
             eas: eas.clone(),
             allocation,
+            root_key: b.root_key,
         };
         let root = b.root.clone();
         let dctx = b.ctx.clone();
@@ -617,7 +621,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
         kind: o.kind,
         is_dir: o.st.is_dir(),
         access: o.granted,
-        rel: std::sync::Mutex::new(o.rel),
+        rel: o.rel,
         table: o.table,
         delete_on_close: AtomicBool::new(io.options & options::DELETE_ON_CLOSE != 0),
         position: AtomicU64::new(0),

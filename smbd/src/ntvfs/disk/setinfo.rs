@@ -113,6 +113,10 @@ async fn rename(
     if source.is_root() {
         return Err(NtStatus::ACCESS_DENIED);
     }
+    if open.is_dir && b.ctx.table.open_below(b.root_key, &source) {
+        // Open files would lose their names.
+        return Err(NtStatus::ACCESS_DENIED);
+    }
     let root = b.root.clone();
     let links = b.links;
     let ctx2 = b.ctx.clone();
