@@ -336,7 +336,11 @@ async fn file_command(
                                 }
                                 Err(s) => (s, Vec::new()),
                             },
-                            _ = pending.woken() => (NtStatus::CANCELLED, Vec::new()),
+                            w = pending.woken() => match w {
+                                // A close of the handle ends the wait.
+                                Wake::Cancel => (NtStatus::CANCELLED, Vec::new()),
+                                Wake::Cleanup => (NtStatus::RANGE_NOT_LOCKED, Vec::new()),
+                            },
                         }
                     });
                 match now(&mut fut) {

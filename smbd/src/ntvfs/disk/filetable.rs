@@ -171,16 +171,24 @@ struct ByteLock {
 }
 
 impl ByteLock {
+    /// Whether the range overlaps this lock. Ends are computed in 128 bits:
+    /// a range may end exactly at 2^64 (offset u64::MAX, length 1).
     fn overlaps(&self, offset: u64, length: u64) -> bool {
-        if self.length == 0 || length == 0 {
+        let (a, alen) = (u128::from(self.offset), u128::from(self.length));
+        let (b, blen) = (u128::from(offset), u128::from(length));
+        if alen == 0 || blen == 0 {
             // Zero-length ranges only conflict when strictly inside.
-            let (a, b) = (self.offset, offset);
-            return (self.length == 0 && length != 0 && a > b && a < b.saturating_add(length))
-                || (length == 0 && self.length != 0 && b > a && b < a.saturating_add(self.length));
+            return (alen == 0 && blen != 0 && a > b && a < b + blen)
+                || (blen == 0 && alen != 0 && b > a && b < a + alen);
         }
-        offset < self.offset.saturating_add(self.length)
-            && self.offset < offset.saturating_add(length)
+        b < a + alen && a < b + blen
     }
+}
+
+/// A lock range is valid when its last byte is addressable (MS-FSA
+/// 2.1.5.7: offset + length - 1 must not pass 2^64 - 1).
+fn valid_range(offset: u64, length: u64) -> bool {
+    length == 0 || offset.checked_add(length - 1).is_some()
 }
 
 #[derive(Debug, Default)]
@@ -521,10 +529,16 @@ impl FileState {
             return Ok(());
         }
         let inner = self.inner.lock().expect("file state");
-        let blocked = inner
-            .locks
-            .iter()
-            .any(|l| l.open != open && l.overlaps(offset, length) && (l.exclusive || write));
+        // A read is kept out by others' exclusive locks; a write by those
+        // and by every shared lock, its own open's too (MS-FSA 2.1.4.10).
+        let blocked = inner.locks.iter().any(|l| {
+            l.overlaps(offset, length)
+                && if write {
+                    !l.exclusive || l.open != open
+                } else {
+                    l.exclusive && l.open != open
+                }
+        });
         if blocked {
             Err(NtStatus::FILE_LOCK_CONFLICT)
         } else {
@@ -535,9 +549,10 @@ impl FileState {
     fn try_lock(inner: &mut FileInner, open: u64, e: &LockElement) -> Result<(), NtStatus> {
         let exclusive = e.flags & lock_flags::EXCLUSIVE != 0;
         let conflict = inner.locks.iter().any(|l| {
-            // Shared locks never conflict with each other, whoever holds
-            // them; an exclusive one conflicts even with its own handle.
-            l.overlaps(e.offset, e.length) && (l.exclusive || exclusive)
+            // An exclusive request conflicts with every lock it overlaps,
+            // its own open's too; a shared one with others' exclusive
+            // locks only (it stacks on its own: MS-FSA 2.1.5.7).
+            l.overlaps(e.offset, e.length) && (exclusive || (l.exclusive && l.open != open))
         });
         if conflict {
             return Err(NtStatus::LOCK_NOT_GRANTED);
@@ -556,37 +571,55 @@ impl FileState {
     /// lock that conflicts waits until it can be granted unless the element
     /// says FAIL_IMMEDIATELY (then LOCK_NOT_GRANTED).
     pub async fn lock(&self, open: u64, elements: &[LockElement]) -> Result<(), NtStatus> {
-        let unlock = elements[0].flags & lock_flags::UNLOCK != 0;
-        for e in elements {
-            if (e.flags & lock_flags::UNLOCK != 0) != unlock {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-            if e.offset.checked_add(e.length).is_none() && e.length != 0 {
-                return Err(NtStatus(0xc000_01a1)); // INVALID_LOCK_RANGE
-            }
-            let kind = e.flags & (lock_flags::SHARED | lock_flags::EXCLUSIVE | lock_flags::UNLOCK);
-            let valid = if unlock {
-                kind == lock_flags::UNLOCK
-            } else {
-                kind == lock_flags::SHARED || kind == lock_flags::EXCLUSIVE
-            };
-            if !valid {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-        }
+        use lock_flags::{EXCLUSIVE, FAIL_IMMEDIATELY, SHARED, UNLOCK};
+        // The first element says what the request is (MS-SMB2 3.3.5.14);
+        // only the first lock may wait.
+        let unlock = elements[0].flags & UNLOCK != 0;
+        let valid = |i: usize, e: &LockElement| match e.flags {
+            f if f == SHARED | FAIL_IMMEDIATELY || f == EXCLUSIVE | FAIL_IMMEDIATELY => !unlock,
+            f if f == SHARED || f == EXCLUSIVE => !unlock && i == 0,
+            f if f == UNLOCK => unlock,
+            _ => false,
+        };
         if unlock {
+            // In order; what was unlocked before a bad element stays so.
             let mut inner = self.inner.lock().expect("file state");
-            for e in elements {
+            let mut result = Ok(());
+            for (i, e) in elements.iter().enumerate() {
+                if !valid(i, e) {
+                    result = Err(NtStatus::INVALID_PARAMETER);
+                    break;
+                }
+                // The exclusive lock goes before a shared one stacked on
+                // the same range.
                 let pos = inner
                     .locks
                     .iter()
-                    .position(|l| l.open == open && l.offset == e.offset && l.length == e.length)
-                    .ok_or(NtStatus::RANGE_NOT_LOCKED)?;
-                inner.locks.remove(pos);
+                    .enumerate()
+                    .filter(|(_, l)| l.open == open && l.offset == e.offset && l.length == e.length)
+                    .max_by_key(|(_, l)| l.exclusive)
+                    .map(|(p, _)| p);
+                match pos {
+                    Some(p) => {
+                        inner.locks.remove(p);
+                    }
+                    None => {
+                        result = Err(NtStatus::RANGE_NOT_LOCKED);
+                        break;
+                    }
+                }
             }
             drop(inner);
             self.unlocked.notify_waiters();
-            return Ok(());
+            return result;
+        }
+        for (i, e) in elements.iter().enumerate() {
+            if !valid(i, e) {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if !valid_range(e.offset, e.length) {
+                return Err(NtStatus(0xc000_01a1)); // INVALID_LOCK_RANGE
+            }
         }
         // Multiple elements must all be immediate (MS-SMB2 3.3.5.14).
         let may_wait = elements.len() == 1 && elements[0].flags & lock_flags::FAIL_IMMEDIATELY == 0;

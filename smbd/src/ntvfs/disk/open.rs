@@ -501,8 +501,8 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     if io.options & UNSUPPORTED_OPTIONS != 0 {
         return Err(NtStatus::NOT_SUPPORTED);
     }
-    // Reserved access bits (MS-SMB2 3.3.5.9), or nothing but SYNCHRONIZE.
-    if io.desired_access & 0x0ce0_fe00 != 0 || io.desired_access == access::SYNCHRONIZE {
+    // Reserved access bits (MS-SMB2 3.3.5.9).
+    if io.desired_access & 0x0ce0_fe00 != 0 {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if io.desired_access & access::ACCESS_SYSTEM_SECURITY != 0 {
