@@ -10,9 +10,12 @@ mod smb1;
 pub mod tree;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -557,17 +560,25 @@ impl Connection {
         if prepared.is_empty() {
             return Ok(());
         }
-        let conn = self.clone();
-        tokio::spawn(async move {
-            let id = prepared[0].0.message_id;
-            let peer = conn.peer;
-            let task = tokio::spawn(async move { conn.chain(prepared, encrypted).await });
-            if let Err(e) = task.await
-                && e.is_panic()
-            {
-                tracing::error!(target: LOG, %peer, message_id = id, "BUG: request handler panicked");
-            }
-        });
+        let first_id = prepared[0].0.message_id;
+        // The chain's first step (parsing, finding the handle, starting
+        // the backend's work) runs here, in the order the requests came:
+        // a CLOSE cannot overtake the QUERY_DIRECTORY sent before it, and
+        // CHANGE_NOTIFYs queue in order. What is left (waiting for the
+        // disk, an oplock break, a lock) goes on in its own task while
+        // this connection reads on. A request answered at once needs no
+        // task at all.
+        let mut chain = CatchPanic {
+            fut: Box::pin(self.clone().chain(prepared, encrypted)),
+            peer: self.peer,
+            message_id: first_id,
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut chain).poll(&mut cx).is_pending() {
+            // The task polls again at once with its own waker; everything
+            // the first poll waited on is registered again then.
+            tokio::spawn(chain);
+        }
         Ok(())
     }
 
@@ -852,6 +863,32 @@ impl Connection {
         }
         for s in sessions {
             s.logoff().await;
+        }
+    }
+}
+
+/// A request chain that logs a panic (a bug) with the client's address
+/// instead of taking the connection's reader with it.
+struct CatchPanic {
+    fut: Pin<Box<dyn Future<Output = ()> + Send>>,
+    peer: SocketAddr,
+    message_id: u64,
+}
+
+impl Future for CatchPanic {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut.as_mut().poll(cx)))
+        {
+            Ok(p) => p,
+            Err(_) => {
+                tracing::error!(target: LOG, peer = %this.peer, message_id = this.message_id, "BUG: request handler panicked");
+                // Never poll the broken future again.
+                this.fut = Box::pin(std::future::ready(()));
+                Poll::Ready(())
+            }
         }
     }
 }
