@@ -65,13 +65,19 @@ async fn basic(
     creds::run_as(b.ctx.identity, &ctx.user, move || {
         set_times(&fd, &info)?;
         if info.attributes != 0 {
-            if is_dir && info.attributes & attr::DIRECTORY == 0 && info.attributes != attr::NORMAL {
-                // Clearing DIRECTORY on a directory is not possible.
-            }
-            if !is_dir && info.attributes & attr::DIRECTORY != 0 {
+            // A file cannot become a directory, and a directory cannot be
+            // temporary (as on Windows).
+            if (!is_dir && info.attributes & attr::DIRECTORY != 0)
+                || (is_dir && info.attributes & attr::TEMPORARY != 0)
+            {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
-            let keep = attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE;
+            let keep = attr::READONLY
+                | attr::HIDDEN
+                | attr::SYSTEM
+                | attr::ARCHIVE
+                | attr::TEMPORARY
+                | attr::OFFLINE;
             let a = info.attributes & keep;
             stat::store_attributes(&*fd, a).map_err(|e| from_io(&e))?;
         }
