@@ -208,15 +208,17 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
         }
     };
     let _turn = watch.order.lock().await;
-    watch
-        .watch
-        .next(watch.filter, watch.max_output.min(io.max_output))
-        .await
-        .map_err(|e| match e {
-            super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,
-            e => {
-                tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
-                NtStatus::INTERNAL_ERROR
-            }
-        })
+    // A directory about to be deleted ends the wait (MS-SMB2 3.3.5.19:
+    // STATUS_DELETE_PENDING).
+    let changes = tokio::select! {
+        r = watch.watch.next(watch.filter, watch.max_output.min(io.max_output)) => r,
+        _ = open.table.state.doomed() => return Err(NtStatus::DELETE_PENDING),
+    };
+    changes.map_err(|e| match e {
+        super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,
+        e => {
+            tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
+            NtStatus::INTERNAL_ERROR
+        }
+    })
 }

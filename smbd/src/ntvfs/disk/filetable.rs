@@ -207,6 +207,9 @@ pub struct FileState {
     /// Bumped when an oplock break completes (acknowledged, timed out, or
     /// its open closed): opens waiting for it try again.
     oplocks: watch::Sender<u64>,
+    /// Set when the file becomes delete-pending (change notifications
+    /// waiting on a directory end then).
+    doomed: watch::Sender<bool>,
 }
 
 /// Server-wide: one per smbd.
@@ -273,6 +276,7 @@ impl FileTable {
                     inner: Mutex::new(FileInner::default()),
                     unlocked: Notify::new(),
                     oplocks: watch::channel(0).0,
+                    doomed: watch::channel(false).0,
                 })
             })
             .clone();
@@ -377,6 +381,7 @@ impl FileTable {
         let mut inner = open.state.inner.lock().expect("file state");
         if delete_on_close {
             inner.delete_pending = true;
+            open.state.doomed.send_replace(true);
         }
         let had_oplock = inner
             .opens
@@ -510,6 +515,13 @@ impl FileState {
 
     pub fn set_delete_pending(&self, on: bool) {
         self.inner.lock().expect("file state").delete_pending = on;
+        self.doomed.send_replace(on);
+    }
+
+    /// Completes once the file is delete-pending.
+    pub async fn doomed(&self) {
+        let mut rx = self.doomed.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
     }
 
     pub fn delete_pending(&self) -> bool {
