@@ -364,11 +364,21 @@ async fn file_command(
                 let code = io.ctl_code;
                 let out = match code {
                     fsctl::VALIDATE_NEGOTIATE_INFO => return Ok(validate_negotiate(conn, &io)),
-                    fsctl::QUERY_NETWORK_INTERFACE_INFO => IoctlOut {
-                        input: vec![],
-                        output: interfaces(conn),
-                        truncated: false,
-                    },
+                    fsctl::QUERY_NETWORK_INTERFACE_INFO => {
+                        // Not about a file: the FileId must be all ones.
+                        if io.file_id != FileId::RELATED {
+                            return Err(NtStatus::INVALID_PARAMETER);
+                        }
+                        let output = interfaces(conn);
+                        if output.len() > io.max_output_response as usize {
+                            return Err(NtStatus::BUFFER_TOO_SMALL);
+                        }
+                        IoctlOut {
+                            input: vec![],
+                            output,
+                            status: NtStatus::SUCCESS,
+                        }
+                    }
                     fsctl::DFS_GET_REFERRALS | fsctl::DFS_GET_REFERRALS_EX => {
                         return Err(NtStatus::FS_DRIVER_REQUIRED);
                     }
@@ -378,11 +388,7 @@ async fn file_command(
                     }
                 };
                 let mut out = out;
-                let mut status = if out.truncated {
-                    NtStatus::BUFFER_OVERFLOW
-                } else {
-                    NtStatus::SUCCESS
-                };
+                let mut status = out.status;
                 if out.output.len() > io.max_output_response as usize {
                     out.output.truncate(io.max_output_response as usize);
                     status = NtStatus::BUFFER_OVERFLOW;
@@ -578,7 +584,7 @@ fn validate_negotiate(conn: &Arc<Connection>, io: &IoctlIn) -> Outcome {
         &IoctlOut {
             input: vec![],
             output: out,
-            truncated: false,
+            status: NtStatus::SUCCESS,
         },
         &mut body,
     );

@@ -9,6 +9,7 @@ pub mod path;
 pub mod stat;
 
 mod dir;
+mod fsctl;
 mod io;
 mod open;
 mod query;
@@ -45,6 +46,9 @@ pub struct DiskContext {
     /// The inotify instance behind every CHANGE_NOTIFY, made on first use
     /// (it needs the runtime, which may not run yet when this is built).
     notifier: Mutex<Option<notify::Notifier>>,
+    /// Resume keys handed out (FSCTL_SRV_REQUEST_RESUME_KEY), for copies
+    /// from one tree to another.
+    resume_keys: Mutex<HashMap<[u8; 24], std::sync::Weak<Open>>>,
 }
 
 impl DiskContext {
@@ -53,7 +57,20 @@ impl DiskContext {
             table: FileTable::new(),
             identity: Identity::detect(),
             notifier: Mutex::new(None),
+            resume_keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn remember_resume_key(&self, key: [u8; 24], open: &Arc<Open>) {
+        let mut keys = self.resume_keys.lock().unwrap_or_else(|e| e.into_inner());
+        // Keys of closed handles go now and then.
+        keys.retain(|_, o| o.strong_count() > 0);
+        keys.insert(key, Arc::downgrade(open));
+    }
+
+    pub(crate) fn resume_key(&self, key: &[u8; 24]) -> Option<Arc<Open>> {
+        let keys = self.resume_keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(key).and_then(std::sync::Weak::upgrade)
     }
 
     pub(crate) fn notifier(&self) -> Result<notify::Notifier, notify::NotifyError> {
@@ -220,7 +237,7 @@ impl Ntvfs for DiskBackend {
     }
 
     fn ioctl<'a>(&'a self, ctx: &'a RequestCtx, io: IoctlIn) -> BoxFuture<'a, NtResult<IoctlOut>> {
-        Box::pin(io::ioctl(self, ctx, io))
+        Box::pin(fsctl::ioctl(self, ctx, io))
     }
 
     fn query_directory<'a>(

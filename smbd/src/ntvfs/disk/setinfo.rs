@@ -78,7 +78,9 @@ async fn basic(
                 | attr::ARCHIVE
                 | attr::TEMPORARY
                 | attr::OFFLINE;
-            let a = info.attributes & keep;
+            // Sparseness is set by FSCTL_SET_SPARSE, not here.
+            let sparse = stat::stored_attributes(&*fd).unwrap_or(0) & attr::SPARSE_FILE;
+            let a = (info.attributes & keep) | sparse;
             stat::store_attributes(&*fd, a).map_err(|e| from_io(&e))?;
         }
         Ok(())
