@@ -132,13 +132,18 @@ pub(super) async fn query_directory(
                     super::path::Links::Beneath,
                 )
                 .ok()
-                .and_then(|f| stat::stored_attributes(&f))
+                .map(|f| stat::dos_info(&f))
+                .unwrap_or_default()
             } else {
-                None
+                stat::DosInfo::default()
             };
             let entry = DirEntry {
                 file_index: 0,
-                info: stat::network_open_info(&st, stat::attributes(&st, stored, &name)),
+                info: stat::network_open_info(
+                    &st,
+                    stat::attributes(&st, stored.attributes, &name),
+                    stored.created,
+                ),
                 ea_size: 0,
                 short_name: String::new(),
                 file_id: st.ino,

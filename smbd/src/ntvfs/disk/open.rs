@@ -26,6 +26,8 @@ struct Opened {
     table: super::filetable::OpenRef,
     oplock: OplockLevel,
     attributes: u32,
+    /// A creation time a client set, if any.
+    created: Option<u64>,
     maximal: u32,
 }
 
@@ -391,7 +393,7 @@ fn open_blocking(
         super::filetable::Admit::Opened(r, level) => (r, level),
         super::filetable::Admit::Wait(w) => return Ok(Attempt::Wait(w)),
     };
-    let finish = || -> Result<u32, NtStatus> {
+    let finish = || -> Result<(u32, Option<u64>), NtStatus> {
         let name = rel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -431,13 +433,13 @@ fn open_blocking(
                 let _ = stat::store_attributes(&fd, a);
             }
         }
-        Ok(stat::attributes(
-            &stat::fstat(&fd)?,
-            stat::stored_attributes(&fd),
-            &name,
+        let dos = stat::dos_info(&fd);
+        Ok((
+            stat::attributes(&stat::fstat(&fd)?, dos.attributes, &name),
+            dos.created,
         ))
     };
-    let attributes = match finish() {
+    let (attributes, created) = match finish() {
         Ok(a) => a,
         Err(e) => {
             ctx.table.close(&table, false);
@@ -461,6 +463,7 @@ fn open_blocking(
         table,
         oplock,
         attributes,
+        created,
         maximal,
     })))
 }
@@ -614,7 +617,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
             _ => {}
         }
     }
-    let info = stat::network_open_info(&o.st, o.attributes);
+    let info = stat::network_open_info(&o.st, o.attributes, o.created);
     let open = Arc::new(Open {
         id: io.file_id,
         fd: Arc::new(o.fd),
@@ -699,9 +702,11 @@ pub(super) async fn close(b: &DiskBackend, ctx: &RequestCtx, io: CloseIn) -> NtR
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let dos = stat::dos_info(&*open.fd);
         Some(stat::network_open_info(
             &st,
-            stat::attributes(&st, stat::stored_attributes(&*open.fd), &name),
+            stat::attributes(&st, dos.attributes, &name),
+            dos.created,
         ))
     } else {
         None

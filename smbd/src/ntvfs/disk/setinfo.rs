@@ -25,8 +25,11 @@ fn need(open: &Open, bits: u32) -> NtResult<()> {
 
 fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
     use nix::sys::time::TimeSpec;
+    // 0: leave it; -1 and -2: stop and resume automatic updates (MS-FSCC
+    // 2.4.7), which leave the value as it is too.
+    let keep = |ft: u64| ft == 0 || ft >= u64::MAX - 1;
     let ts = |ft: u64| {
-        if ft == 0 || ft == u64::MAX {
+        if keep(ft) {
             TimeSpec::new(0, libc::UTIME_OMIT)
         } else {
             let (s, n) = time::to_unix(ft);
@@ -35,7 +38,7 @@ fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
     };
     if [b.last_access_time, b.last_write_time]
         .iter()
-        .all(|t| *t == 0 || *t == u64::MAX)
+        .all(|t| keep(*t))
     {
         return Ok(());
     }
@@ -62,8 +65,22 @@ async fn basic(
     }
     let fd = open.fd.clone();
     let is_dir = open.is_dir;
+    let name = open
+        .rel
+        .lock()
+        .expect("rel")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     creds::run_as(b.ctx.identity, &ctx.user, move || {
         set_times(&fd, &info)?;
+        if info.creation_time != 0 && info.creation_time < u64::MAX - 1 {
+            // Kept in user.DOSATTRIB: Linux cannot set a birth time.
+            let st = stat::fstat(&*fd)?;
+            let current = stat::attributes(&st, stat::stored_attributes(&*fd), &name);
+            stat::store_created(&*fd, info.creation_time, current & !attr::NORMAL)
+                .map_err(|e| from_io(&e))?;
+        }
         if info.attributes != 0 {
             // A file cannot become a directory, and a directory cannot be
             // temporary (as on Windows).
