@@ -131,13 +131,16 @@ fn fit(mut data: Vec<u8>, max: u32, fixed: usize) -> (NtStatus, Vec<u8>) {
     (NtStatus::BUFFER_OVERFLOW, data)
 }
 
+/// The smallest buffer a variable-length class answers into (with
+/// BUFFER_OVERFLOW); below it, INFO_LENGTH_MISMATCH. The sizes are
+/// Windows' (smbtorture smb2.getinfo.qfile_buffercheck and
+/// qfs_buffercheck): the fixed part rounded up to 8 where Windows does.
 fn file_fixed(info: &FileInfo) -> usize {
     match info {
-        FileInfo::All(_) => 100,
-        FileInfo::Name { .. }
-        | FileInfo::AlternateName { .. }
-        | FileInfo::NormalizedName { .. } => 4,
-        FileInfo::Stream(_) => 24,
+        FileInfo::All(_) => 104,
+        FileInfo::Name { .. } | FileInfo::NormalizedName { .. } => 4,
+        FileInfo::AlternateName { .. } => 8,
+        FileInfo::Stream(_) => 32,
         FileInfo::FullEa(_) => 0,
         _ => usize::MAX,
     }
@@ -145,8 +148,8 @@ fn file_fixed(info: &FileInfo) -> usize {
 
 fn fs_fixed(info: &FsInfo) -> usize {
     match info {
-        FsInfo::Volume { .. } => 18,
-        FsInfo::Attribute { .. } => 12,
+        FsInfo::Volume { .. } => 24,
+        FsInfo::Attribute { .. } => 16,
         _ => usize::MAX,
     }
 }

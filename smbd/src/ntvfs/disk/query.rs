@@ -129,6 +129,15 @@ fn fs_info(b: &DiskBackend, class: FsInfoClass) -> NtResult<FsInfo> {
             max_name_len: 255,
             name: "NTFS".into(),
         },
+        // No quotas are enforced: no thresholds, no limits.
+        FsInfoClass::Control => FsInfo::Control {
+            free_space_start_filtering: 0,
+            free_space_threshold: 0,
+            free_space_stop_filtering: 0,
+            default_quota_threshold: u64::MAX,
+            default_quota_limit: u64::MAX,
+            flags: 0,
+        },
         FsInfoClass::ObjectId => FsInfo::ObjectId {
             object_id: [0; 16],
             extended: [0; 48],
