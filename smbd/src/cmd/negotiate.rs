@@ -55,6 +55,15 @@ pub mod context_type {
 
 pub const SHA_512: u16 = 0x0001;
 
+/// Context types a NEGOTIATE may carry at most once.
+const ONCE: [u16; 5] = [
+    context_type::PREAUTH_INTEGRITY,
+    context_type::ENCRYPTION,
+    context_type::COMPRESSION,
+    context_type::RDMA_TRANSFORM,
+    context_type::SIGNING,
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NegContext {
     Preauth {
@@ -95,11 +104,24 @@ fn u16_list(r: &mut Reader<'_>, count: usize, what: &'static str) -> Result<Vec<
     (0..count).map(|_| r.u16(what)).collect()
 }
 
+/// A count of algorithms that must not be zero (MS-SMB2 3.3.5.4: an empty
+/// list fails the NEGOTIATE with STATUS_INVALID_PARAMETER).
+fn count(r: &mut Reader<'_>, what: &'static str) -> Result<usize, WireError> {
+    match r.u16(what)? {
+        0 => Err(WireError::Invalid {
+            what,
+            value: 0,
+            why: "an empty list",
+        }),
+        n => Ok(n.into()),
+    }
+}
+
 fn parse_context(kind: u16, data: &[u8]) -> Result<NegContext, WireError> {
     let mut r = Reader::new(data);
     Ok(match kind {
         context_type::PREAUTH_INTEGRITY => {
-            let n = r.u16("PREAUTH HashAlgorithmCount")? as usize;
+            let n = count(&mut r, "PREAUTH HashAlgorithmCount")?;
             let salt_len = r.u16("PREAUTH SaltLength")? as usize;
             let hash_algorithms = u16_list(&mut r, n, "PREAUTH HashAlgorithms")?;
             let salt = r.take(salt_len, "PREAUTH Salt")?.to_vec();
@@ -109,13 +131,13 @@ fn parse_context(kind: u16, data: &[u8]) -> Result<NegContext, WireError> {
             }
         }
         context_type::ENCRYPTION => {
-            let n = r.u16("ENCRYPTION CipherCount")? as usize;
+            let n = count(&mut r, "ENCRYPTION CipherCount")?;
             NegContext::Encryption {
                 ciphers: u16_list(&mut r, n, "ENCRYPTION Ciphers")?,
             }
         }
         context_type::SIGNING => {
-            let n = r.u16("SIGNING SigningAlgorithmCount")? as usize;
+            let n = count(&mut r, "SIGNING SigningAlgorithmCount")?;
             NegContext::Signing {
                 algorithms: u16_list(&mut r, n, "SIGNING SigningAlgorithms")?,
             }
@@ -155,6 +177,7 @@ pub fn parse(msg: &[u8]) -> Result<NegotiateIn, WireError> {
             });
         }
         let mut at = ctx_offset;
+        let mut kinds = Vec::with_capacity(ctx_count);
         for i in 0..ctx_count {
             if at < HEADER_LEN {
                 return Err(WireError::OutOfBounds {
@@ -174,6 +197,16 @@ pub fn parse(msg: &[u8]) -> Result<NegotiateIn, WireError> {
             let len = cr.u16("context DataLength")? as usize;
             cr.skip(4, "context Reserved")?;
             let data = cr.take(len, "context Data")?;
+            // MS-SMB2 3.3.5.4: each of these may appear once; a second
+            // one (which of the two would count?) fails the NEGOTIATE.
+            if ONCE.contains(&kind) && kinds.contains(&kind) {
+                return Err(WireError::Invalid {
+                    what: "negotiate context",
+                    value: kind.into(),
+                    why: "sent twice",
+                });
+            }
+            kinds.push(kind);
             contexts.push(parse_context(kind, data)?);
             if i + 1 < ctx_count {
                 at = (at + 8 + len).next_multiple_of(8);
@@ -373,5 +406,65 @@ mod tests {
         // A dialect count beyond the body.
         m[64 + 2..64 + 4].copy_from_slice(&0xffffu16.to_le_bytes());
         assert!(parse(&m).is_err());
+    }
+
+    /// A 3.1.1 NEGOTIATE body (dialects 0x0302 and 0x0311) with the given
+    /// contexts at offset 112.
+    fn with_contexts(count: u16, contexts: &[u8]) -> Vec<u8> {
+        let mut m = vec![0u8; 64];
+        m[0..4].copy_from_slice(&crate::wire::header::PROTOCOL_ID);
+        m[4] = 64;
+        #[rustfmt::skip]
+        m.extend_from_slice(&[
+            0x24, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, //  0 size 36, 2 dialects, mode 1
+            0x00, 0x00, 0x00, 0x00, 0x42, 0x42, 0x42, 0x42, //  8 caps, 12 guid
+            0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
+            0x42, 0x42, 0x42, 0x42, 0x70, 0x00, 0x00, 0x00, // 28 NegotiateContextOffset 112
+            count as u8, 0x00, 0x00, 0x00, 0x02, 0x03, 0x11, 0x03, // 32 count, 36 dialects
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 40 padding to 112
+        ]);
+        m.extend_from_slice(contexts);
+        m
+    }
+
+    /// PREAUTH_INTEGRITY: one hash (SHA-512), a 2-byte salt.
+    const PREAUTH: [u8; 16] = [
+        0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, // type 1, length 8
+        0x01, 0x00, 0x02, 0x00, 0x01, 0x00, 0xaa, 0xbb, // 1 hash, salt 2, SHA-512, salt
+    ];
+    /// ENCRYPTION: AES-128-GCM.
+    const CIPHER: [u8; 16] = [
+        0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, // type 2, length 4
+        0x01, 0x00, 0x02, 0x00, 0xcc, 0xdd, 0x00, 0x00, // 1 cipher: GCM; salt end, pad
+    ];
+
+    #[test]
+    fn duplicate_and_empty_contexts_are_refused() {
+        let preauth = PREAUTH;
+        let ok = with_contexts(2, &[preauth, CIPHER].concat());
+        let n = parse(&ok).unwrap();
+        assert_eq!(n.contexts.len(), 2);
+        // A second PREAUTH_INTEGRITY, a second ENCRYPTION.
+        let twice = with_contexts(2, &[preauth, preauth].concat());
+        assert!(matches!(
+            parse(&twice),
+            Err(WireError::Invalid {
+                why: "sent twice",
+                ..
+            })
+        ));
+        let twice = with_contexts(3, &[preauth, CIPHER, CIPHER].concat());
+        assert!(parse(&twice).is_err());
+        // Unknown context types may repeat (clients send what they like).
+        let mut other = CIPHER;
+        other[0] = 0x99;
+        assert!(parse(&with_contexts(3, &[preauth, other, other].concat())).is_ok());
+        // HashAlgorithmCount 0; CipherCount 0.
+        let mut empty = preauth;
+        empty[8] = 0;
+        assert!(parse(&with_contexts(1, &empty)).is_err());
+        let mut empty = CIPHER;
+        empty[8] = 0;
+        assert!(parse(&with_contexts(2, &[preauth, empty].concat())).is_err());
     }
 }

@@ -257,9 +257,19 @@ pub fn answer_negotiate(
     let mut contexts = Vec::new();
     if dialect == dialect::SMB3_11 {
         let n = n.expect("3.1.1 comes from an SMB2 negotiate");
-        let preauth_ok = n.contexts.iter().any(|c| matches!(c, NegContext::Preauth { hash_algorithms, .. } if hash_algorithms.contains(&neg::SHA_512)));
-        if !preauth_ok {
+        let Some(NegContext::Preauth {
+            hash_algorithms, ..
+        }) = n
+            .contexts
+            .iter()
+            .find(|c| matches!(c, NegContext::Preauth { .. }))
+        else {
+            tracing::info!(target: LOG, peer = %conn.peer, "bad NEGOTIATE: 3.1.1 without a PREAUTH_INTEGRITY context");
             return Outcome::err(NtStatus::INVALID_PARAMETER);
+        };
+        if !hash_algorithms.contains(&neg::SHA_512) {
+            tracing::info!(target: LOG, peer = %conn.peer, offered = ?hash_algorithms, "NEGOTIATE: no pre-auth hash in common");
+            return Outcome::err(NtStatus::NO_PREAUTH_INTEGRITY_HASH_OVERLAP);
         }
         let mut salt = vec![0u8; 32];
         let _ = getrandom::fill(&mut salt);
