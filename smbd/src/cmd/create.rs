@@ -18,10 +18,22 @@
 
 use crate::ntvfs::{CreateContext, CreateIn, CreateOut, FileId, OplockLevel};
 use crate::wire::header::HEADER_LEN;
+use crate::wire::info::parse_sd;
 use crate::wire::reader::{Put, Reader, WireError, patch_u32};
 use crate::wire::strings::utf16_to_string;
 
 pub const MAX_CONTEXTS: usize = 32;
+
+/// A SecD context must hold a valid security descriptor: it gets the
+/// checks SET_INFO gives one, so a malformed one fails the CREATE (as in
+/// Samba) whether or not the backend applies it. (ExtA's EA list is
+/// parsed, and checked, by the backend that applies it.)
+fn check_data(name: &[u8], data: &[u8]) -> Result<(), WireError> {
+    match name {
+        b"SecD" => parse_sd(data).map(drop),
+        _ => Ok(()),
+    }
+}
 
 pub fn parse_contexts(buf: &[u8]) -> Result<Vec<CreateContext>, WireError> {
     let mut out = Vec::new();
@@ -45,7 +57,9 @@ pub fn parse_contexts(buf: &[u8]) -> Result<Vec<CreateContext>, WireError> {
         // The entry ends at `next` (or the buffer); name and data must lie
         // inside it, after the 16-byte fixed part, and not overlap.
         let end = if next == 0 { entry.len() } else { next };
-        if next != 0 && (next < 16 || !next.is_multiple_of(8) || next > entry.len()) {
+        // A Next promises another context after this one: it must leave
+        // room for it (Next at the very end is as wrong as beyond it).
+        if next != 0 && (next < 16 || !next.is_multiple_of(8) || next >= entry.len()) {
             return Err(WireError::Invalid {
                 what: "context Next",
                 value: next as u64,
@@ -82,6 +96,7 @@ pub fn parse_contexts(buf: &[u8]) -> Result<Vec<CreateContext>, WireError> {
                 why: "data overlaps the name",
             });
         }
+        check_data(name, data)?;
         out.push(CreateContext {
             name: name.to_vec(),
             data: data.to_vec(),
@@ -294,5 +309,43 @@ mod tests {
         two.extend_from_slice(&good);
         two[0..4].copy_from_slice(&(padded.len() as u32).to_le_bytes());
         assert_eq!(parse_contexts(&two).unwrap().len(), 2);
+        // A Next that points exactly at the end promises a context that
+        // is not there.
+        let mut past = padded.clone();
+        past[0..4].copy_from_slice(&(padded.len() as u32).to_le_bytes());
+        assert!(parse_contexts(&past).is_err());
+    }
+
+    #[test]
+    fn secd_data_must_parse() {
+        #[rustfmt::skip]
+        let secd: [u8; 32] = [
+            b'S', b'e', b'c', b'D', // (name, at 16 below)
+            0x01, 0x00, 0x04, 0x80, // SD: revision 1, control SELF_RELATIVE | DACL_PRESENT
+            0x00, 0x00, 0x00, 0x00, // OffsetOwner
+            0x00, 0x00, 0x00, 0x00, // OffsetGroup
+            0x00, 0x00, 0x00, 0x00, // OffsetSacl
+            0x00, 0x10, 0x00, 0x00, // OffsetDacl 4096: beyond the descriptor
+            0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+        ];
+        let ctx = |name: &[u8], data: &[u8]| {
+            let mut v = vec![];
+            emit_contexts(
+                &[CreateContext {
+                    name: name.to_vec(),
+                    data: data.to_vec(),
+                }],
+                &mut v,
+            );
+            v
+        };
+        assert!(parse_contexts(&ctx(b"SecD", &secd[4..24])).is_err());
+        // The same descriptor without a DACL is fine.
+        let mut no_dacl = secd;
+        no_dacl[6] = 0x00;
+        assert!(parse_contexts(&ctx(b"SecD", &no_dacl[4..24])).is_ok());
+        // Other contexts' data is the backend's business.
+        assert!(parse_contexts(&ctx(b"XXXX", &secd[4..24])).is_ok());
     }
 }
