@@ -505,32 +505,11 @@ impl Connection {
         encrypted: Option<u64>,
     ) -> Result<(), String> {
         // Split the compound and check every element before running any.
-        let mut elements: Vec<(Header, Vec<u8>)> = Vec::new();
-        let mut off = 0usize;
-        loop {
-            let h = Header::parse(&data[off..]).map_err(|e| format!("bad SMB2 header: {e}"))?;
-            if h.flags & flags::SERVER_TO_REDIR != 0 {
-                return Err("client sent a response".into());
-            }
-            let end = if h.next_command == 0 {
-                data.len()
-            } else {
-                let next = h.next_command as usize;
-                if next < HEADER_LEN || !next.is_multiple_of(8) || off + next > data.len() {
-                    return Err(format!("bad NextCommand {next}"));
-                }
-                off + next
-            };
-            let last = h.next_command == 0;
-            elements.push((h, data[off..end].to_vec()));
-            if last {
-                break;
-            }
-            off = end;
-            if elements.len() > 64 {
-                return Err("compound of more than 64 requests".into());
-            }
-        }
+        let elements: Vec<(Header, Vec<u8>)> = header::split_compound(&data)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(h, at)| (h, data[at].to_vec()))
+            .collect();
         let dialect = self.negotiated().map(|n| n.dialect);
         let mut prepared = Vec::with_capacity(elements.len());
         for (h, msg) in elements {

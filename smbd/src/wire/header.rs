@@ -194,6 +194,55 @@ impl Header {
     }
 }
 
+/// The most requests one compound may hold.
+pub const MAX_COMPOUND: usize = 64;
+
+/// Why a message cannot be split into its requests; each ends the
+/// connection (MS-SMB2 3.3.5.2.7 and 3.3.5.2.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompoundError {
+    #[error("bad SMB2 header: {0}")]
+    Header(WireError),
+    #[error("client sent a response")]
+    Response,
+    #[error("bad NextCommand {0}")]
+    NextCommand(u32),
+    #[error("compound of more than {MAX_COMPOUND} requests")]
+    TooMany,
+}
+
+/// Splits a message into the requests of its compound: each one's header
+/// and where it lies in `msg`. Every NextCommand must be 8-aligned, step
+/// past the header it belongs to and stay inside the message, so the walk
+/// always moves forward and ends. (A first request marked related is the
+/// chain's business: it fails alone, as in Samba.)
+pub fn split_compound(msg: &[u8]) -> Result<Vec<(Header, Range<usize>)>, CompoundError> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    loop {
+        let h = Header::parse(&msg[off..]).map_err(CompoundError::Header)?;
+        if h.flags & flags::SERVER_TO_REDIR != 0 {
+            return Err(CompoundError::Response);
+        }
+        let end = match h.next_command as usize {
+            0 => msg.len(),
+            next if next < HEADER_LEN || !next.is_multiple_of(8) || next > msg.len() - off => {
+                return Err(CompoundError::NextCommand(h.next_command));
+            }
+            next => off + next,
+        };
+        let last = h.next_command == 0;
+        out.push((h, off..end));
+        if out.len() > MAX_COMPOUND {
+            return Err(CompoundError::TooMany);
+        }
+        if last {
+            return Ok(out);
+        }
+        off = end;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +280,53 @@ mod tests {
         let mut bad = NEGOTIATE_HDR;
         bad[4] = 65;
         assert!(Header::parse(&bad).is_err());
+    }
+
+    /// `n` copies of NEGOTIATE_HDR chained with NextCommand 64.
+    fn chain(n: usize) -> Vec<u8> {
+        let mut m = Vec::new();
+        for i in 0..n {
+            let mut h = NEGOTIATE_HDR;
+            if i + 1 < n {
+                h[20] = 64; // NextCommand
+            }
+            m.extend_from_slice(&h);
+        }
+        m
+    }
+
+    #[test]
+    fn compounds_split_and_bad_chains() {
+        let parts = split_compound(&chain(3)).unwrap();
+        assert_eq!(
+            parts.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+            [0..64, 64..128, 128..192]
+        );
+        assert_eq!(split_compound(&chain(MAX_COMPOUND)).unwrap().len(), 64);
+        // 65 requests: refused, also when the 65th is the last.
+        assert_eq!(
+            split_compound(&chain(MAX_COMPOUND + 1)),
+            Err(CompoundError::TooMany)
+        );
+        for (next, why) in [
+            (68u8, "misaligned"),
+            (8, "inside the header"),
+            (192, "past the end"),
+        ] {
+            let mut m = chain(2);
+            m[20] = next;
+            assert_eq!(
+                split_compound(&m),
+                Err(CompoundError::NextCommand(next.into())),
+                "{why}"
+            );
+        }
+        // NextCommand to the very end: the next header is missing.
+        let mut m = chain(2);
+        m[64 + 20] = 64;
+        assert!(matches!(split_compound(&m), Err(CompoundError::Header(_))));
+        let mut m = chain(2);
+        m[64 + 16] = 0x01; // SERVER_TO_REDIR
+        assert_eq!(split_compound(&m), Err(CompoundError::Response));
     }
 }
