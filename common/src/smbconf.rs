@@ -200,6 +200,19 @@ pub struct Global {
     pub wins_support: bool,
     pub wins_server: Vec<Ipv4Addr>,
     pub browse_list: bool,
+    /// smbd, read at start-up: the most files and directories one client
+    /// connection may have open (Samba's name; there it is per smbd
+    /// process, which is one client). Default 16384.
+    pub max_open_files: u32,
+    /// smbd, read at start-up: the most requests one connection may have
+    /// in flight (received, not yet answered), waiting ones such as
+    /// CHANGE_NOTIFY included; more ends the connection. Default 8192.
+    pub max_pending_requests: u32,
+    /// smbd, read at start-up: seconds a client may stall before it is
+    /// dropped: from connecting to its NEGOTIATE, in the middle of a
+    /// message it started to send, and while a response waits for it to
+    /// read. Default 60.
+    pub stall_timeout: u32,
 }
 
 impl Default for Global {
@@ -236,6 +249,9 @@ impl Default for Global {
             wins_support: false,
             wins_server: Vec::new(),
             browse_list: true,
+            max_open_files: 16384,
+            max_pending_requests: 8192,
+            stall_timeout: 60,
         }
     }
 }
@@ -538,6 +554,9 @@ enum Param {
     WinsSupport,
     WinsServer,
     BrowseList,
+    MaxOpenFiles,
+    MaxPendingRequests,
+    StallTimeout,
     // share (in [global]: the default of every share)
     Path,
     Comment,
@@ -606,6 +625,9 @@ const NAMES: &[(&str, Param, bool)] = &[
     ("wins support", Param::WinsSupport, false),
     ("wins server", Param::WinsServer, false),
     ("browse list", Param::BrowseList, false),
+    ("max open files", Param::MaxOpenFiles, false),
+    ("max pending requests", Param::MaxPendingRequests, false),
+    ("stall timeout", Param::StallTimeout, false),
     ("path", Param::Path, false),
     ("directory", Param::Path, false),
     ("comment", Param::Comment, false),
@@ -688,6 +710,9 @@ impl Param {
                 | Param::WinsSupport
                 | Param::WinsServer
                 | Param::BrowseList
+                | Param::MaxOpenFiles
+                | Param::MaxPendingRequests
+                | Param::StallTimeout
         )
     }
 }
@@ -1113,6 +1138,9 @@ fn apply_global(
                 .map_err(|_| "a list of IPv4 addresses")?
         }
         Param::BrowseList => g.browse_list = flag(value)?,
+        Param::MaxOpenFiles => g.max_open_files = number(value, 1, 1 << 20)? as u32,
+        Param::MaxPendingRequests => g.max_pending_requests = number(value, 1, 1 << 20)? as u32,
+        Param::StallTimeout => g.stall_timeout = number(value, 1, 86400)? as u32,
         _ => {}
     }
     Ok(())
@@ -1580,6 +1608,9 @@ mod tests {
         assert!(!g.wins_support);
         assert!(g.wins_server.is_empty());
         assert!(g.browse_list);
+        assert_eq!(g.max_open_files, 16384);
+        assert_eq!(g.max_pending_requests, 8192);
+        assert_eq!(g.stall_timeout, 60);
         assert_eq!(SmbConf::default(), c);
     }
 
@@ -1671,6 +1702,27 @@ mod tests {
         assert_eq!(g.workgroup, "TESTGRP");
         assert_eq!((g.nbt_port, g.dgram_port), (1137, 1138));
         assert!(g.wins_support);
+    }
+
+    #[test]
+    fn smbd_limits() {
+        let g = ok("max open files = 40
+max pending requests = 50
+stall timeout = 2
+")
+        .global;
+        assert_eq!(
+            (g.max_open_files, g.max_pending_requests, g.stall_timeout),
+            (40, 50, 2)
+        );
+        for bad in [
+            "max open files = 0",
+            "max pending requests = lots",
+            "stall timeout = 0",
+            "stall timeout = 100000",
+        ] {
+            assert!(err(bad).contains("a whole number"), "{bad}");
+        }
     }
 
     #[test]

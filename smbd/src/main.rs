@@ -141,7 +141,8 @@ async fn run(args: Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> R
     };
     let addrs = server::listen_addrs(&conf)?;
     let listeners = server::bind(&addrs).await?;
-    let server = Server::new(conf, Limits::default());
+    let limits = Limits::from_conf(&conf.global);
+    let server = Server::new(conf, limits);
     let mut signals = Signals::new().map_err(|e| format!("signal handlers: {e}"))?;
     tracing::info!(target: LOG, addresses = ?addrs, "listening");
     readiness.ready();

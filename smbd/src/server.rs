@@ -22,10 +22,13 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_sessions_per_connection: usize,
     pub max_trees_per_session: usize,
-    pub max_opens_per_tree: usize,
+    /// Opens of one connection, all its trees together (`max open files`).
+    pub max_opens_per_connection: usize,
+    /// Requests in flight on one connection (`max pending requests`).
     pub max_pending_per_connection: usize,
-    /// How long a connection may sit before its first NEGOTIATE.
-    pub negotiate_timeout: Duration,
+    /// How long a client may stall (`stall timeout`): before its first
+    /// NEGOTIATE, in the middle of a message, or not reading a response.
+    pub stall_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -34,9 +37,21 @@ impl Default for Limits {
             max_connections: 4096,
             max_sessions_per_connection: 64,
             max_trees_per_session: 256,
-            max_opens_per_tree: 16384,
+            max_opens_per_connection: 16384,
             max_pending_per_connection: 8192,
-            negotiate_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults with what smb.conf sets.
+    pub fn from_conf(g: &common::smbconf::Global) -> Limits {
+        Limits {
+            max_opens_per_connection: g.max_open_files as usize,
+            max_pending_per_connection: g.max_pending_requests as usize,
+            stall_timeout: Duration::from_secs(g.stall_timeout.into()),
+            ..Limits::default()
         }
     }
 }

@@ -329,7 +329,7 @@ impl Connection {
                 Some(
                     self.server
                         .limits
-                        .negotiate_timeout
+                        .stall_timeout
                         .saturating_sub(started.elapsed()),
                 )
             };
