@@ -194,6 +194,7 @@ async fn file_command(
                     Ok(io) => io,
                     Err(e) => return Ok(bad(conn, req, e)),
                 };
+                tree.reserve_open(conn)?;
                 io.file_id = conn.new_file_id();
                 // A create that must wait for an oplock break goes async
                 // when it is the last request of its compound (only such
@@ -202,12 +203,14 @@ async fn file_command(
                 let pending = req.pending.clone();
                 let hint = ctx.hint.clone();
                 let ctx2 = ctx.clone();
+                let reserved = tree.clone();
                 let mut fut: Pin<Box<dyn Future<Output = NtResult<CreateOut>> + Send>> =
                     Box::pin(async move {
                         tokio::select! {
                             r = backend.create(&ctx2, io) => r,
                             _ = pending.woken() => Err(NtStatus::CANCELLED),
                         }
+                        .inspect_err(|_| reserved.release_open())
                     });
                 let o = if req.last_in_chain {
                     tokio::select! {
@@ -247,7 +250,11 @@ async fn file_command(
                     Err(e) => return Ok(bad(conn, req, e)),
                 };
                 io.file_id = resolve(req, io.file_id)?;
-                let o = b.close(&ctx, io).await?;
+                let closed = b.close(&ctx, io).await;
+                if closed.as_ref().err() != Some(&NtStatus::FILE_CLOSED) {
+                    tree.release_open();
+                }
+                let o = closed?;
                 conn.cleanup_pending(io.file_id);
                 let mut body = Vec::new();
                 cmd::close::emit(&o, &mut body);

@@ -2,6 +2,7 @@
 //! as whom.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::smbconf::{Share, SmbEncrypt, UserOrGroup};
 
@@ -25,6 +26,47 @@ pub struct Tree {
     pub ipc: bool,
     /// Where the backend's oplock breaks for this tree's opens go.
     pub breaks: Arc<dyn crate::ntvfs::OplockBreaks>,
+    /// Handles open on the tree: CREATEs under way or done, less CLOSEs.
+    pub opens: AtomicUsize,
+}
+
+impl Tree {
+    /// Takes a place for one more open of the connection, within `max
+    /// open files` over all its trees; give it back with
+    /// [`Tree::release_open`] when the CREATE fails or the handle closes.
+    pub fn reserve_open(&self, conn: &Connection) -> Result<(), NtStatus> {
+        self.opens.fetch_add(1, Ordering::Relaxed);
+        let sessions: Vec<_> = conn
+            .sessions
+            .lock()
+            .expect("sessions")
+            .values()
+            .cloned()
+            .collect();
+        let total: usize = sessions
+            .iter()
+            .map(|s| {
+                let trees = s.trees.lock().expect("trees");
+                trees
+                    .values()
+                    .map(|t| t.opens.load(Ordering::Relaxed))
+                    .sum::<usize>()
+            })
+            .sum();
+        let limit = conn.server.limits.max_opens_per_connection;
+        if total > limit {
+            self.release_open();
+            tracing::warn!(target: LOG, peer = %conn.peer, share = %self.share, limit, "too many open files on one connection");
+            return Err(NtStatus::TOO_MANY_OPENED_FILES);
+        }
+        Ok(())
+    }
+
+    pub fn release_open(&self) {
+        let _ = self
+            .opens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 fn member_of(user: &UserToken, group: &str) -> bool {
@@ -104,6 +146,7 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
         return Outcome::err(NtStatus::BAD_NETWORK_NAME);
     }
     if session.trees.lock().expect("trees").len() >= conn.server.limits.max_trees_per_session {
+        tracing::warn!(target: LOG, peer = %conn.peer, "too many tree connects in one session");
         return Outcome::err(NtStatus::INSUFFICIENT_RESOURCES);
     }
     let user = session.user().expect("valid session");
@@ -199,6 +242,7 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
                 conn: Arc::downgrade(conn),
                 session_id: session.id,
             }),
+            opens: AtomicUsize::new(0),
         }),
     );
     tracing::debug!(target: LOG, peer = %conn.peer, share = %name, tree = id, "connected");
