@@ -410,6 +410,7 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
         if conn.sessions.lock().expect("sessions").len()
             >= conn.server.limits.max_sessions_per_connection
         {
+            tracing::warn!(target: LOG, peer = %conn.peer, "too many sessions on one connection");
             return Outcome::err(NtStatus::INSUFFICIENT_RESOURCES);
         }
         let s = Arc::new(Session::new(
