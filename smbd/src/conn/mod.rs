@@ -4,6 +4,7 @@
 
 pub mod credits;
 mod dispatch;
+mod frame;
 pub mod oplock;
 pub mod session;
 mod smb1;
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 
@@ -250,25 +251,6 @@ impl Outcome {
     }
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
-    let mut h = [0u8; nbss::HEADER_LEN];
-    match rd.read_exact(&mut h).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let fh = FrameHeader::parse(h);
-    if fh.len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {} bytes exceeds {MAX_FRAME}", fh.len),
-        ));
-    }
-    let mut data = vec![0u8; fh.len];
-    rd.read_exact(&mut data).await?;
-    Ok(Some((fh.kind, data)))
-}
-
 /// Serves one client until it goes away or the server stops.
 pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
     let peer = stream
@@ -333,8 +315,9 @@ impl Connection {
                         .saturating_sub(started.elapsed()),
                 )
             };
+            let stall = self.server.limits.stall_timeout;
             let frame = tokio::select! {
-                f = read_frame(rd) => f.map_err(|e| e.to_string())?,
+                f = frame::read_frame(rd, MAX_FRAME, stall) => f.map_err(|e| e.to_string())?,
                 _ = shutdown.changed() => return Ok(()),
                 _ = self.close.notified() => return Err("protocol violation (see above)".into()),
                 _ = async { match deadline { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {

@@ -1,0 +1,141 @@
+//! NBSS frames on the connection's stream, with the limits a server needs
+//! against a slow or hostile client: a frame's length is checked before
+//! anything is allocated, its buffer grows only as its bytes arrive, and
+//! once a frame has begun the client must keep sending.
+
+use std::io::{Error, ErrorKind};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::wire::nbss::{self, FrameHeader};
+
+/// A frame's buffer grows by this much as its bytes arrive.
+const CHUNK: usize = 256 * 1024;
+
+fn stalled(what: &str, stall: Duration) -> Error {
+    Error::new(
+        ErrorKind::TimedOut,
+        format!("client stalled {}s {what}", stall.as_secs()),
+    )
+}
+
+/// Fills `buf`; `stall` without a byte ends the connection.
+async fn read_on<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut [u8],
+    stall: Duration,
+) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match tokio::time::timeout(stall, rd.read(&mut buf[got..])).await {
+            Ok(Ok(0)) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(Ok(n)) => got += n,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(stalled("in the middle of a message", stall)),
+        }
+    }
+    Ok(())
+}
+
+/// The next frame (type and payload); None when the client closed the
+/// connection between frames.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    max: usize,
+    stall: Duration,
+) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut h = [0u8; nbss::HEADER_LEN];
+    // Between frames a client may be idle as long as it likes.
+    if rd.read(&mut h[..1]).await? == 0 {
+        return Ok(None);
+    }
+    read_on(rd, &mut h[1..], stall).await?;
+    let fh = FrameHeader::parse(h);
+    if fh.len > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("frame of {} bytes exceeds {max}", fh.len),
+        ));
+    }
+    // Memory follows the bytes that come, not the length announced.
+    let mut data = Vec::new();
+    while data.len() < fh.len {
+        let start = data.len();
+        data.resize(fh.len.min(start + CHUNK), 0);
+        read_on(rd, &mut data[start..], stall).await?;
+    }
+    Ok(Some((fh.kind, data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    const STALL: Duration = Duration::from_millis(100);
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn frames_and_bad_lengths() {
+        rt().block_on(async {
+            // A keepalive, an 8-byte message, then the end.
+            let bytes: &[u8] = &[
+                0x85, 0x00, 0x00, 0x00, // KEEPALIVE
+                0x00, 0x00, 0x00, 0x08, 0xfe, b'S', b'M', b'B', 1, 2, 3, 4,
+            ];
+            let mut rd = bytes;
+            assert_eq!(
+                read_frame(&mut rd, 100, STALL).await.unwrap(),
+                Some((0x85, vec![]))
+            );
+            assert_eq!(
+                read_frame(&mut rd, 100, STALL).await.unwrap(),
+                Some((0, vec![0xfe, b'S', b'M', b'B', 1, 2, 3, 4]))
+            );
+            assert_eq!(read_frame(&mut rd, 100, STALL).await.unwrap(), None);
+            // 16 MiB announced: refused before anything is read or kept.
+            let mut rd: &[u8] = &[0x00, 0xff, 0xff, 0xff];
+            let e = read_frame(&mut rd, 100, STALL).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData);
+            // The connection ends inside a header or a payload.
+            let mut rd: &[u8] = &[0x00, 0x00];
+            let e = read_frame(&mut rd, 100, STALL).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UnexpectedEof);
+            let mut rd: &[u8] = &[0x00, 0x00, 0x00, 0x08, 0xfe, b'S'];
+            let e = read_frame(&mut rd, 100, STALL).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UnexpectedEof);
+        });
+    }
+
+    #[test]
+    fn half_sent_frames_time_out_idle_clients_do_not() {
+        rt().block_on(async {
+            // 10 bytes of a 100-byte frame, then silence.
+            let (mut client, mut server) = tokio::io::duplex(1024);
+            client
+                .write_all(&[0x00, 0x00, 0x00, 0x64, 0xfe, b'S', b'M', b'B', 0x40, 0x00])
+                .await
+                .unwrap();
+            let e = read_frame(&mut server, 1000, STALL).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TimedOut);
+            assert!(e.to_string().contains("in the middle of a message"), "{e}");
+            // Half a frame header is as stalled.
+            let (mut client, mut server) = tokio::io::duplex(1024);
+            client.write_all(&[0x00, 0x00]).await.unwrap();
+            let e = read_frame(&mut server, 1000, STALL).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TimedOut);
+            // Between frames the wait is unbounded: still waiting after
+            // several stall periods.
+            let (_client, mut server) = tokio::io::duplex(1024);
+            let idle = tokio::time::timeout(STALL * 5, read_frame(&mut server, 1000, STALL));
+            assert!(idle.await.is_err());
+        });
+    }
+}
