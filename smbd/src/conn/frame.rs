@@ -1,12 +1,13 @@
 //! NBSS frames on the connection's stream, with the limits a server needs
 //! against a slow or hostile client: a frame's length is checked before
 //! anything is allocated, its buffer grows only as its bytes arrive, and
-//! once a frame has begun the client must keep sending.
+//! once a frame has begun the client must keep sending; a response the
+//! client does not take within the stall timeout ends the connection.
 
 use std::io::{Error, ErrorKind};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::wire::nbss::{self, FrameHeader};
 
@@ -33,6 +34,29 @@ async fn read_on<R: AsyncRead + Unpin>(
             Ok(Ok(n)) => got += n,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(stalled("in the middle of a message", stall)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf`; a client that takes no byte for `stall` is not
+/// reading its responses.
+pub async fn write_on<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    mut buf: &[u8],
+    stall: Duration,
+) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match tokio::time::timeout(stall, wr.write(buf)).await {
+            Ok(Ok(0)) => return Err(ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => buf = &buf[n..],
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(stalled(
+                    "without taking a byte of its responses: it stopped reading",
+                    stall,
+                ));
+            }
         }
     }
     Ok(())
@@ -71,7 +95,6 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
 
     const STALL: Duration = Duration::from_millis(100);
 
@@ -136,6 +159,35 @@ mod tests {
             let (_client, mut server) = tokio::io::duplex(1024);
             let idle = tokio::time::timeout(STALL * 5, read_frame(&mut server, 1000, STALL));
             assert!(idle.await.is_err());
+        });
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_times_out_one_that_reads_does_not() {
+        rt().block_on(async {
+            let (mut server, mut client) = tokio::io::duplex(64);
+            let e = write_on(&mut server, &[0x5a; 1000], STALL)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TimedOut);
+            assert!(e.to_string().contains("stopped reading"), "{e}");
+            // A slow reader that keeps taking bytes is fine.
+            let (mut server, mut client2) = tokio::io::duplex(64);
+            let reader = tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 16];
+                loop {
+                    tokio::time::sleep(STALL / 4).await;
+                    match client2.read(&mut buf).await.unwrap() {
+                        0 => return got,
+                        n => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+            write_on(&mut server, &[0x5a; 200], STALL).await.unwrap();
+            drop(server);
+            assert_eq!(reader.await.unwrap(), vec![0x5a; 200]);
+            drop(client.read(&mut [0u8; 1]).await);
         });
     }
 }

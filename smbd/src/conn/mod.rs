@@ -262,9 +262,11 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(512);
+    let stall = server.limits.stall_timeout;
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            if let Err(e) = frame::write_on(&mut wr, &frame, stall).await {
+                tracing::info!(target: LOG, %peer, "cannot send: {e}");
                 break;
             }
         }
@@ -317,7 +319,13 @@ impl Connection {
             };
             let stall = self.server.limits.stall_timeout;
             let frame = tokio::select! {
-                f = frame::read_frame(rd, MAX_FRAME, stall) => f.map_err(|e| e.to_string())?,
+                // As Samba: no new request while the responses queue is
+                // full, so a client that does not read stops being read.
+                f = async {
+                    drop(self.out.reserve().await);
+                    frame::read_frame(rd, MAX_FRAME, stall).await
+                } => f.map_err(|e| e.to_string())?,
+                _ = self.out.closed() => return Err("responses cannot be sent (see above)".into()),
                 _ = shutdown.changed() => return Ok(()),
                 _ = self.close.notified() => return Err("protocol violation (see above)".into()),
                 _ = async { match deadline { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
