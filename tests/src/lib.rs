@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::cnid::{BlockingClient, ClientConfig};
 
+pub mod smb2;
+
 /// A binary of the workspace, from the target directory the tests run in.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
@@ -351,6 +353,26 @@ impl Smbd {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) for a log line that contains every one of
+    /// `needles`; returns it.
+    pub fn wait_log_line(&self, needles: &[&str]) -> Option<String> {
+        wait_for(Duration::from_secs(10), || {
+            self.log_text()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+                .map(str::to_string)
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// Whether smbd still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
     pub fn stop(&mut self) -> std::process::ExitStatus {
