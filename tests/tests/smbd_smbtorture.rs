@@ -140,10 +140,13 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 /// Runs `cmd`, killing it after `limit`; returns stdout and stderr.
 fn run_with_timeout(cmd: &mut Command, limit: Duration) -> String {
     let out = tempfile::NamedTempFile::new().unwrap();
+    // One open file description for both streams, so that they share the
+    // offset instead of overwriting each other.
+    let file = out.reopen().unwrap();
     let mut child = cmd
         .stdin(std::process::Stdio::null())
-        .stdout(out.reopen().unwrap())
-        .stderr(out.reopen().unwrap())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
         .spawn()
         .expect("smbtorture runs");
     let deadline = Instant::now() + limit;

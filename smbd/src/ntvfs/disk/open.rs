@@ -35,6 +35,9 @@ struct Opened {
 enum Attempt {
     Opened(Box<Opened>),
     Wait(super::filetable::BreakWait),
+    /// Someone else created the name between our lookup and our create;
+    /// a disposition that accepts an existing file looks again.
+    Raced,
 }
 
 /// Whether the user may delete entries of directory `parent` (and this
@@ -218,13 +221,17 @@ fn open_blocking(
             .file_name()
             .ok_or(NtStatus::OBJECT_NAME_INVALID)?
             .to_os_string();
+        let may_exist = p.disposition != disposition::CREATE;
         let fd = if want_dir {
-            nix::sys::stat::mkdirat(
+            match nix::sys::stat::mkdirat(
                 parent.as_fd(),
                 name.as_os_str(),
                 nix::sys::stat::Mode::from_bits_truncate(0o777 & p.share_cfg.directory_mask),
-            )
-            .map_err(crate::wire::status::from_errno)?;
+            ) {
+                Ok(()) => {}
+                Err(nix::errno::Errno::EEXIST) if may_exist => return Ok(Attempt::Raced),
+                Err(e) => return Err(crate::wire::status::from_errno(e)),
+            }
             openat2(
                 parent.as_fd(),
                 std::path::Path::new(&name),
@@ -235,7 +242,7 @@ fn open_blocking(
             .map_err(io_status)?
         } else {
             let rw = libc::O_RDWR;
-            openat2(
+            match openat2(
                 parent.as_fd(),
                 std::path::Path::new(&name),
                 libc::O_CREAT | libc::O_EXCL | rw | libc::O_NONBLOCK,
@@ -256,11 +263,16 @@ fn open_blocking(
                 } else {
                     Err(e)
                 }
-            })
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::EEXIST) => NtStatus::OBJECT_NAME_COLLISION,
-                _ => io_status(e),
-            })?
+            }) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) && may_exist => {
+                    return Ok(Attempt::Raced);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    return Err(NtStatus::OBJECT_NAME_COLLISION);
+                }
+                Err(e) => return Err(io_status(e)),
+            }
         };
         truncating = false;
         action = CreateAction::Created;
@@ -570,6 +582,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     }
     let deadline = tokio::time::Instant::now() + super::filetable::BREAK_TIMEOUT;
     let mut first_attempt = true;
+    let mut races = 0;
     let o = loop {
         let params = Params {
             rel: rel.clone(),
@@ -596,6 +609,8 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
         .await?
         {
             Attempt::Opened(o) => break o,
+            Attempt::Raced if races < 3 => races += 1,
+            Attempt::Raced => return Err(NtStatus::OBJECT_NAME_COLLISION),
             Attempt::Wait(w) => {
                 tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, "waiting for an oplock break");
                 ctx.hint.going_async();
