@@ -140,7 +140,7 @@ pub(super) async fn query_directory(
                 file_index: 0,
                 info: stat::network_open_info(&st, stat::attributes(&st, stored, &name)),
                 ea_size: 0,
-                short_name: String::new(),
+                short_name: super::mangle::dir_short_name(&name),
                 file_id: st.ino,
                 name,
             };

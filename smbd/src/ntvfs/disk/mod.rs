@@ -10,6 +10,7 @@ pub mod stat;
 
 mod dir;
 mod io;
+mod mangle;
 mod open;
 mod query;
 mod setinfo;
