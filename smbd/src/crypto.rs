@@ -137,6 +137,8 @@ impl std::fmt::Debug for Preauth {
 pub enum Cipher {
     Aes128Ccm,
     Aes128Gcm,
+    Aes256Ccm,
+    Aes256Gcm,
 }
 
 impl Cipher {
@@ -144,6 +146,8 @@ impl Cipher {
         match self {
             Cipher::Aes128Ccm => 1,
             Cipher::Aes128Gcm => 2,
+            Cipher::Aes256Ccm => 3,
+            Cipher::Aes256Gcm => 4,
         }
     }
 
@@ -151,6 +155,8 @@ impl Cipher {
         match id {
             1 => Some(Cipher::Aes128Ccm),
             2 => Some(Cipher::Aes128Gcm),
+            3 => Some(Cipher::Aes256Ccm),
+            4 => Some(Cipher::Aes256Gcm),
             _ => None,
         }
     }
@@ -158,31 +164,40 @@ impl Cipher {
     /// Bytes of the transform header's nonce field used by this cipher.
     pub fn nonce_len(self) -> usize {
         match self {
-            Cipher::Aes128Ccm => 11,
-            Cipher::Aes128Gcm => 12,
+            Cipher::Aes128Ccm | Cipher::Aes256Ccm => 11,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm => 12,
+        }
+    }
+
+    /// Key length in bits (the L of the key derivation).
+    pub fn key_bits(self) -> u32 {
+        match self {
+            Cipher::Aes128Ccm | Cipher::Aes128Gcm => 128,
+            Cipher::Aes256Ccm | Cipher::Aes256Gcm => 256,
         }
     }
 }
 
 type Ccm = ccm::Ccm<aes::Aes128, ccm::consts::U16, ccm::consts::U11>;
+type Ccm256 = ccm::Ccm<aes::Aes256, ccm::consts::U16, ccm::consts::U11>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("message does not decrypt (wrong key or tampered)")]
 pub struct DecryptError;
 
 /// Encrypts `data` in place and returns the tag.
-pub fn encrypt(
-    cipher: Cipher,
-    key: &[u8; 16],
-    nonce: &[u8],
-    aad: &[u8],
-    data: &mut [u8],
-) -> [u8; 16] {
+pub fn encrypt(cipher: Cipher, key: &[u8], nonce: &[u8], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
     let tag = match cipher {
-        Cipher::Aes128Ccm => Ccm::new(GenericArray::from_slice(key))
+        Cipher::Aes128Ccm => Ccm::new(GenericArray::from_slice(&key[..16]))
             .encrypt_in_place_detached(GenericArray::from_slice(&nonce[..11]), aad, data)
             .expect("length within CCM limits"),
-        Cipher::Aes128Gcm => aes_gcm::Aes128Gcm::new(GenericArray::from_slice(key))
+        Cipher::Aes128Gcm => aes_gcm::Aes128Gcm::new(GenericArray::from_slice(&key[..16]))
+            .encrypt_in_place_detached(GenericArray::from_slice(&nonce[..12]), aad, data)
+            .expect("length within GCM limits"),
+        Cipher::Aes256Ccm => Ccm256::new(GenericArray::from_slice(&key[..32]))
+            .encrypt_in_place_detached(GenericArray::from_slice(&nonce[..11]), aad, data)
+            .expect("length within CCM limits"),
+        Cipher::Aes256Gcm => aes_gcm::Aes256Gcm::new(GenericArray::from_slice(&key[..32]))
             .encrypt_in_place_detached(GenericArray::from_slice(&nonce[..12]), aad, data)
             .expect("length within GCM limits"),
     };
@@ -194,7 +209,7 @@ pub fn encrypt(
 /// Decrypts `data` in place, checking the tag.
 pub fn decrypt(
     cipher: Cipher,
-    key: &[u8; 16],
+    key: &[u8],
     nonce: &[u8],
     aad: &[u8],
     data: &mut [u8],
@@ -202,13 +217,13 @@ pub fn decrypt(
 ) -> Result<(), DecryptError> {
     let tag = GenericArray::from_slice(tag);
     match cipher {
-        Cipher::Aes128Ccm => Ccm::new(GenericArray::from_slice(key)).decrypt_in_place_detached(
-            GenericArray::from_slice(&nonce[..11]),
-            aad,
-            data,
-            tag,
-        ),
-        Cipher::Aes128Gcm => aes_gcm::Aes128Gcm::new(GenericArray::from_slice(key))
+        Cipher::Aes128Ccm => Ccm::new(GenericArray::from_slice(&key[..16]))
+            .decrypt_in_place_detached(GenericArray::from_slice(&nonce[..11]), aad, data, tag),
+        Cipher::Aes128Gcm => aes_gcm::Aes128Gcm::new(GenericArray::from_slice(&key[..16]))
+            .decrypt_in_place_detached(GenericArray::from_slice(&nonce[..12]), aad, data, tag),
+        Cipher::Aes256Ccm => Ccm256::new(GenericArray::from_slice(&key[..32]))
+            .decrypt_in_place_detached(GenericArray::from_slice(&nonce[..11]), aad, data, tag),
+        Cipher::Aes256Gcm => aes_gcm::Aes256Gcm::new(GenericArray::from_slice(&key[..32]))
             .decrypt_in_place_detached(GenericArray::from_slice(&nonce[..12]), aad, data, tag),
     }
     .map_err(|_| DecryptError)
@@ -218,10 +233,10 @@ pub fn decrypt(
 #[derive(Clone)]
 pub struct SessionKeys {
     pub signing: [u8; 16],
-    /// Server to client.
-    pub encryption: [u8; 16],
+    /// Server to client (32 bytes for the AES-256 ciphers, else 16).
+    pub encryption: Vec<u8>,
     /// Client to server.
-    pub decryption: [u8; 16],
+    pub decryption: Vec<u8>,
     pub application: [u8; 16],
 }
 
@@ -234,27 +249,40 @@ fn key16(v: Vec<u8>) -> [u8; 16] {
 impl SessionKeys {
     /// Derives the keys of a session for `dialect` from the authentication
     /// session key (and, for 3.1.1, the session's pre-auth hash).
-    pub fn derive(dialect: u16, session_key: &[u8; 16], preauth: &Preauth) -> SessionKeys {
+    /// The cipher sets the length of the encryption keys (MS-SMB2
+    /// 3.3.5.5.3: 256 bits for the AES-256 ciphers).
+    pub fn derive(
+        dialect: u16,
+        cipher: Option<Cipher>,
+        session_key: &[u8; 16],
+        preauth: &Preauth,
+    ) -> SessionKeys {
+        let bits = cipher.map_or(128, Cipher::key_bits);
+        let len = bits as usize / 8;
+        let cut = |mut v: Vec<u8>| {
+            v.truncate(len);
+            v
+        };
         if dialect >= 0x0311 {
             let ctx = &preauth.0[..];
             SessionKeys {
                 signing: key16(kdf(session_key, b"SMBSigningKey\0", ctx, 128)),
-                encryption: key16(kdf(session_key, b"SMBS2CCipherKey\0", ctx, 128)),
-                decryption: key16(kdf(session_key, b"SMBC2SCipherKey\0", ctx, 128)),
+                encryption: cut(kdf(session_key, b"SMBS2CCipherKey\0", ctx, bits)),
+                decryption: cut(kdf(session_key, b"SMBC2SCipherKey\0", ctx, bits)),
                 application: key16(kdf(session_key, b"SMBAppKey\0", ctx, 128)),
             }
         } else if dialect >= 0x0300 {
             SessionKeys {
                 signing: key16(kdf(session_key, b"SMB2AESCMAC\0", b"SmbSign\0", 128)),
-                encryption: key16(kdf(session_key, b"SMB2AESCCM\0", b"ServerOut\0", 128)),
-                decryption: key16(kdf(session_key, b"SMB2AESCCM\0", b"ServerIn \0", 128)),
+                encryption: cut(kdf(session_key, b"SMB2AESCCM\0", b"ServerOut\0", bits)),
+                decryption: cut(kdf(session_key, b"SMB2AESCCM\0", b"ServerIn \0", bits)),
                 application: key16(kdf(session_key, b"SMB2APP\0", b"SmbRpc\0", 128)),
             }
         } else {
             SessionKeys {
                 signing: *session_key,
-                encryption: [0; 16],
-                decryption: [0; 16],
+                encryption: vec![0; 16],
+                decryption: vec![0; 16],
                 application: *session_key,
             }
         }

@@ -100,7 +100,7 @@ mod tests {
             &IoctlOut {
                 input: vec![],
                 output: vec![5; 10],
-                truncated: false,
+                status: crate::wire::NtStatus::SUCCESS,
             },
             &mut out,
         );

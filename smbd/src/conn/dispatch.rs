@@ -89,6 +89,8 @@ pub async fn dispatch(conn: &Arc<Connection>, req: &Request) -> Outcome {
         client: conn.peer,
         message_id: h.message_id,
         dialect: negd.dialect,
+        breaks: tree.breaks.clone(),
+        hint: AsyncHint::default(),
     };
     file_command(conn, req, &session, &tree, ctx, negd.dialect).await
 }
@@ -96,9 +98,12 @@ pub async fn dispatch(conn: &Arc<Connection>, req: &Request) -> Outcome {
 /// The file a request names, with FileId 0xFF..FF meaning the file of the
 /// previous related request.
 fn resolve(req: &Request, id: FileId) -> Result<FileId, NtStatus> {
-    if id == FileId::RELATED {
-        return req.related_file.ok_or(NtStatus::FILE_CLOSED);
-    }
+    let id = if id == FileId::RELATED {
+        req.related_file.ok_or(req.related_err)?
+    } else {
+        id
+    };
+    *req.used_file.lock().expect("used file") = Some(id);
     Ok(id)
 }
 
@@ -126,13 +131,16 @@ fn fit(mut data: Vec<u8>, max: u32, fixed: usize) -> (NtStatus, Vec<u8>) {
     (NtStatus::BUFFER_OVERFLOW, data)
 }
 
+/// The smallest buffer a variable-length class answers into (with
+/// BUFFER_OVERFLOW); below it, INFO_LENGTH_MISMATCH. The sizes are
+/// Windows' (smbtorture smb2.getinfo.qfile_buffercheck and
+/// qfs_buffercheck): the fixed part rounded up to 8 where Windows does.
 fn file_fixed(info: &FileInfo) -> usize {
     match info {
-        FileInfo::All(_) => 100,
-        FileInfo::Name { .. }
-        | FileInfo::AlternateName { .. }
-        | FileInfo::NormalizedName { .. } => 4,
-        FileInfo::Stream(_) => 24,
+        FileInfo::All(_) => 104,
+        FileInfo::Name { .. } | FileInfo::NormalizedName { .. } => 4,
+        FileInfo::AlternateName { .. } => 8,
+        FileInfo::Stream(_) => 32,
         FileInfo::FullEa(_) => 0,
         _ => usize::MAX,
     }
@@ -140,8 +148,8 @@ fn file_fixed(info: &FileInfo) -> usize {
 
 fn fs_fixed(info: &FsInfo) -> usize {
     match info {
-        FsInfo::Volume { .. } => 18,
-        FsInfo::Attribute { .. } => 12,
+        FsInfo::Volume { .. } => 24,
+        FsInfo::Attribute { .. } => 16,
         _ => usize::MAX,
     }
 }
@@ -187,7 +195,42 @@ async fn file_command(
                     Err(e) => return Ok(bad(conn, req, e)),
                 };
                 io.file_id = conn.new_file_id();
-                let o = b.create(&ctx, io).await?;
+                // A create that must wait for an oplock break goes async
+                // when it is the last request of its compound (only such
+                // may: MS-SMB2 3.3.4.4); otherwise the compound waits.
+                let backend = b.clone();
+                let pending = req.pending.clone();
+                let hint = ctx.hint.clone();
+                let ctx2 = ctx.clone();
+                let mut fut: Pin<Box<dyn Future<Output = NtResult<CreateOut>> + Send>> =
+                    Box::pin(async move {
+                        tokio::select! {
+                            r = backend.create(&ctx2, io) => r,
+                            _ = pending.woken() => Err(NtStatus::CANCELLED),
+                        }
+                    });
+                let o = if req.last_in_chain {
+                    tokio::select! {
+                        biased;
+                        r = &mut fut => r?,
+                        _ = hint.wait() => {
+                            return Ok(Outcome::Async {
+                                rest: Box::pin(async move {
+                                    match fut.await {
+                                        Ok(o) => {
+                                            let mut full = vec![0u8; HEADER_LEN];
+                                            cmd::create::emit(&o, &mut full);
+                                            (NtStatus::SUCCESS, full.split_off(HEADER_LEN))
+                                        }
+                                        Err(s) => (s, Vec::new()),
+                                    }
+                                }),
+                            });
+                        }
+                    }
+                } else {
+                    fut.await?
+                };
                 let mut full = vec![0u8; HEADER_LEN];
                 cmd::create::emit(&o, &mut full);
                 Outcome::Reply {
@@ -296,7 +339,11 @@ async fn file_command(
                                 }
                                 Err(s) => (s, Vec::new()),
                             },
-                            _ = pending.woken() => (NtStatus::CANCELLED, Vec::new()),
+                            w = pending.woken() => match w {
+                                // A close of the handle ends the wait.
+                                Wake::Cancel => (NtStatus::CANCELLED, Vec::new()),
+                                Wake::Cleanup => (NtStatus::RANGE_NOT_LOCKED, Vec::new()),
+                            },
                         }
                     });
                 match now(&mut fut) {
@@ -320,11 +367,21 @@ async fn file_command(
                 let code = io.ctl_code;
                 let out = match code {
                     fsctl::VALIDATE_NEGOTIATE_INFO => return Ok(validate_negotiate(conn, &io)),
-                    fsctl::QUERY_NETWORK_INTERFACE_INFO => IoctlOut {
-                        input: vec![],
-                        output: interfaces(conn),
-                        truncated: false,
-                    },
+                    fsctl::QUERY_NETWORK_INTERFACE_INFO => {
+                        // Not about a file: the FileId must be all ones.
+                        if io.file_id != FileId::RELATED {
+                            return Err(NtStatus::INVALID_PARAMETER);
+                        }
+                        let output = interfaces(conn);
+                        if output.len() > io.max_output_response as usize {
+                            return Err(NtStatus::BUFFER_TOO_SMALL);
+                        }
+                        IoctlOut {
+                            input: vec![],
+                            output,
+                            status: NtStatus::SUCCESS,
+                        }
+                    }
                     fsctl::DFS_GET_REFERRALS | fsctl::DFS_GET_REFERRALS_EX => {
                         return Err(NtStatus::FS_DRIVER_REQUIRED);
                     }
@@ -334,11 +391,7 @@ async fn file_command(
                     }
                 };
                 let mut out = out;
-                let mut status = if out.truncated {
-                    NtStatus::BUFFER_OVERFLOW
-                } else {
-                    NtStatus::SUCCESS
-                };
+                let mut status = out.status;
                 if out.output.len() > io.max_output_response as usize {
                     out.output.truncate(io.max_output_response as usize);
                     status = NtStatus::BUFFER_OVERFLOW;
@@ -534,7 +587,7 @@ fn validate_negotiate(conn: &Arc<Connection>, io: &IoctlIn) -> Outcome {
         &IoctlOut {
             input: vec![],
             output: out,
-            truncated: false,
+            status: NtStatus::SUCCESS,
         },
         &mut body,
     );

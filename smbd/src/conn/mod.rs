@@ -4,14 +4,18 @@
 
 pub mod credits;
 mod dispatch;
+pub mod oplock;
 pub mod session;
 mod smb1;
 pub mod tree;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -142,6 +146,12 @@ pub struct Request {
     pub session_id: u64,
     pub tree_id: u32,
     pub related_file: Option<FileId>,
+    /// What a related request naming the previous file gets when there is
+    /// none: the error of a CREATE that failed in this compound, else
+    /// FILE_CLOSED.
+    pub related_err: NtStatus,
+    /// The file this request used, for related requests after it.
+    pub used_file: Mutex<Option<FileId>>,
     pub last_in_chain: bool,
     pub pending: Arc<PendingReq>,
 }
@@ -511,9 +521,6 @@ impl Connection {
                 }
                 off + next
             };
-            if elements.is_empty() && h.flags & flags::RELATED_OPERATIONS != 0 {
-                return Err("first request of a compound marked related".into());
-            }
             let last = h.next_command == 0;
             elements.push((h, data[off..end].to_vec()));
             if last {
@@ -553,17 +560,25 @@ impl Connection {
         if prepared.is_empty() {
             return Ok(());
         }
-        let conn = self.clone();
-        tokio::spawn(async move {
-            let id = prepared[0].0.message_id;
-            let peer = conn.peer;
-            let task = tokio::spawn(async move { conn.chain(prepared, encrypted).await });
-            if let Err(e) = task.await
-                && e.is_panic()
-            {
-                tracing::error!(target: LOG, %peer, message_id = id, "BUG: request handler panicked");
-            }
-        });
+        let first_id = prepared[0].0.message_id;
+        // The chain's first step (parsing, finding the handle, starting
+        // the backend's work) runs here, in the order the requests came:
+        // a CLOSE cannot overtake the QUERY_DIRECTORY sent before it, and
+        // CHANGE_NOTIFYs queue in order. What is left (waiting for the
+        // disk, an oplock break, a lock) goes on in its own task while
+        // this connection reads on. A request answered at once needs no
+        // task at all.
+        let mut chain = CatchPanic {
+            fut: Box::pin(self.clone().chain(prepared, encrypted)),
+            peer: self.peer,
+            message_id: first_id,
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut chain).poll(&mut cx).is_pending() {
+            // The task polls again at once with its own waker; everything
+            // the first poll waited on is registered again then.
+            tokio::spawn(chain);
+        }
         Ok(())
     }
 
@@ -575,17 +590,21 @@ impl Connection {
     ) {
         let mut out: Vec<u8> = Vec::new();
         let mut last_start: Option<usize> = None;
-        let mut prev_session = 0u64;
-        let mut prev_tree = 0u32;
+        // What related requests inherit (as Samba keeps it): the session
+        // and tree of the previous request when they were valid (else
+        // nothing: such requests fail with INVALID_PARAMETER), the last
+        // file opened or used, and the error of a failed CREATE.
+        let mut prev_session = u64::MAX;
+        let mut prev_tree = u32::MAX;
         let mut prev_file: Option<FileId> = None;
-        let mut prev_status = NtStatus::SUCCESS;
+        let mut create_err: Option<NtStatus> = None;
         let mut encrypt_with: Option<Arc<Session>> = None;
         let mut to_sign: Vec<(usize, Arc<Session>)> = Vec::new();
         let mut starts: Vec<usize> = Vec::new();
         let mut continuation = None;
         let count = elements.len();
         for (i, (h, msg, pending)) in elements.into_iter().enumerate() {
-            let related = i > 0 && h.flags & flags::RELATED_OPERATIONS != 0;
+            let related = h.flags & flags::RELATED_OPERATIONS != 0;
             let session_id = if related { prev_session } else { h.session_id };
             let tree_id = if related {
                 prev_tree
@@ -599,14 +618,30 @@ impl Connection {
                 session_id,
                 tree_id,
                 related_file: if related { prev_file } else { None },
+                related_err: match create_err {
+                    Some(e) if related => e,
+                    _ => NtStatus::FILE_CLOSED,
+                },
+                used_file: Mutex::new(None),
                 last_in_chain: i + 1 == count,
                 pending: pending.clone(),
             };
-            let outcome = if related && prev_status.is_error() {
-                Outcome::err(prev_status)
+            let outcome = if related
+                && !matches!(
+                    h.command,
+                    Command::NEGOTIATE | Command::SESSION_SETUP | Command::ECHO
+                )
+                && self.session(session_id).is_none_or(|s| !s.is_valid())
+            {
+                Outcome::err(NtStatus::INVALID_PARAMETER)
             } else {
                 dispatch::dispatch(&self, &req).await
             };
+            let req_used = req.used_file;
+            if !related {
+                prev_file = None;
+            }
+            let mut cancelled_async = false;
             let (status, body, file, tree_id, session_override, rest) = match outcome {
                 Outcome::Reply {
                     status,
@@ -615,6 +650,19 @@ impl Connection {
                     tree,
                     session,
                 } => (status, body, file, tree.unwrap_or(tree_id), session, None),
+                // Only the last request of a compound may go async; one
+                // before it is cancelled (as Windows and Samba do).
+                Outcome::Async { rest: _ } if i + 1 < count => {
+                    cancelled_async = true;
+                    (
+                        NtStatus::INTERNAL_ERROR,
+                        Vec::new(),
+                        None,
+                        tree_id,
+                        None,
+                        None,
+                    )
+                }
                 Outcome::Async { rest } => (
                     NtStatus::PENDING,
                     Vec::new(),
@@ -716,12 +764,19 @@ impl Connection {
                 self.server.sessions.lock().expect("sessions").remove(&sid);
             }
             last_start = Some(start);
-            prev_session = sid;
-            prev_tree = tree_id;
-            if file.is_some() {
-                prev_file = file;
+            let valid = session.as_ref().filter(|s| s.is_valid());
+            prev_session = if valid.is_some() { sid } else { 0 };
+            prev_tree = match valid {
+                Some(s) if s.tree(tree_id).is_some() => tree_id,
+                _ => 0,
+            };
+            if let Some(f) = file.or(*req_used.lock().expect("used file")) {
+                prev_file = Some(f);
             }
-            prev_status = status;
+            if h.command == Command::CREATE && status.is_error() && !cancelled_async {
+                create_err = Some(status);
+                prev_file = None;
+            }
             match rest {
                 Some(rest) => {
                     let a = async_id.unwrap_or(0);
@@ -824,6 +879,32 @@ impl Connection {
         }
         for s in sessions {
             s.logoff().await;
+        }
+    }
+}
+
+/// A request chain that logs a panic (a bug) with the client's address
+/// instead of taking the connection's reader with it.
+struct CatchPanic {
+    fut: Pin<Box<dyn Future<Output = ()> + Send>>,
+    peer: SocketAddr,
+    message_id: u64,
+}
+
+impl Future for CatchPanic {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut.as_mut().poll(cx)))
+        {
+            Ok(p) => p,
+            Err(_) => {
+                tracing::error!(target: LOG, peer = %this.peer, message_id = this.message_id, "BUG: request handler panicked");
+                // Never poll the broken future again.
+                this.fut = Box::pin(std::future::ready(()));
+                Poll::Ready(())
+            }
         }
     }
 }

@@ -272,14 +272,18 @@ pub fn answer_negotiate(
             .iter()
             .find(|c| matches!(c, NegContext::Encryption { .. }))
         {
+            // Ours in order of preference (as Samba's), if the client has it.
             let chosen = if !encryption_ok {
                 None
-            } else if ciphers.contains(&Cipher::Aes128Gcm.id()) {
-                Some(Cipher::Aes128Gcm)
-            } else if ciphers.contains(&Cipher::Aes128Ccm.id()) {
-                Some(Cipher::Aes128Ccm)
             } else {
-                None
+                [
+                    Cipher::Aes128Gcm,
+                    Cipher::Aes128Ccm,
+                    Cipher::Aes256Gcm,
+                    Cipher::Aes256Ccm,
+                ]
+                .into_iter()
+                .find(|c| ciphers.contains(&c.id()))
             };
             cipher = chosen;
             contexts.push(NegContext::Encryption {
@@ -291,11 +295,16 @@ pub fn answer_negotiate(
             .iter()
             .find(|c| matches!(c, NegContext::Signing { .. }))
         {
-            signing = if algorithms.contains(&SigningAlgo::AesGmac.id()) {
-                SigningAlgo::AesGmac
-            } else {
-                SigningAlgo::AesCmac
-            };
+            // Ours in order of preference, if the client has it; CMAC
+            // when there is nothing in common (MS-SMB2 3.3.5.4).
+            signing = [
+                SigningAlgo::AesGmac,
+                SigningAlgo::AesCmac,
+                SigningAlgo::HmacSha256,
+            ]
+            .into_iter()
+            .find(|a| algorithms.contains(&a.id()))
+            .unwrap_or(SigningAlgo::AesCmac);
             contexts.push(NegContext::Signing {
                 algorithms: vec![signing.id()],
             });
@@ -431,6 +440,20 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
     };
     let fail = |status: NtStatus| {
         *session.auth.lock().expect("auth") = None;
+        if session.is_valid() {
+            // A failed re-authentication ends the session (as in Samba):
+            // its waiting requests complete, its trees and opens go.
+            tracing::info!(target: LOG, peer = %conn.peer, session = format_args!("{:#x}", session.id), "re-authentication failed: the session ends");
+            conn.server
+                .sessions
+                .lock()
+                .expect("sessions")
+                .remove(&session.id);
+            conn.cancel_session(session.id);
+            *session.valid.lock().expect("session") = None;
+            let s = session.clone();
+            tokio::spawn(async move { s.logoff().await });
+        }
         if !session.is_valid() {
             conn.sessions.lock().expect("sessions").remove(&session.id);
         }
@@ -471,6 +494,7 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
             }
             let keys = SessionKeys::derive(
                 negd.dialect,
+                negd.cipher,
                 &result.session_key,
                 &session.preauth.lock().expect("preauth"),
             );
@@ -505,13 +529,25 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
                     old.end_session(prev).await;
                 }
             }
-            *session.valid.lock().expect("session") = Some(Arc::new(Valid {
-                user: Arc::new(user),
-                keys,
-                signing_required: !guest && (server_mandatory || client_requires),
-                encrypt_data: encrypt_required && can_encrypt,
-                can_sign: !guest,
-            }));
+            let valid = match session.valid() {
+                // Re-authentication: the session keeps its keys and rules
+                // (MS-SMB2 3.3.5.5.3); only who it is may change.
+                Some(old) => Valid {
+                    user: Arc::new(user),
+                    keys: old.keys.clone(),
+                    signing_required: old.signing_required,
+                    encrypt_data: old.encrypt_data,
+                    can_sign: old.can_sign,
+                },
+                None => Valid {
+                    user: Arc::new(user),
+                    keys,
+                    signing_required: !guest && (server_mandatory || client_requires),
+                    encrypt_data: encrypt_required && can_encrypt,
+                    can_sign: !guest,
+                },
+            };
+            *session.valid.lock().expect("session") = Some(Arc::new(valid));
             let mut body = Vec::new();
             ss::emit(sflags, &token, &mut body);
             Outcome::ok(body).with_session(session.id)

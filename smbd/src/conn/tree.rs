@@ -25,6 +25,8 @@ pub struct Tree {
     pub user: Arc<UserToken>,
     pub encrypt: bool,
     pub ipc: bool,
+    /// Where the backend's oplock breaks for this tree's opens go.
+    pub breaks: Arc<dyn crate::ntvfs::OplockBreaks>,
 }
 
 fn member_of(user: &UserToken, group: &str) -> bool {
@@ -209,6 +211,10 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
             user: tuser,
             encrypt,
             ipc,
+            breaks: Arc::new(super::oplock::BreakSender {
+                conn: Arc::downgrade(conn),
+                session_id: session.id,
+            }),
         }),
     );
     tracing::debug!(target: LOG, peer = %conn.peer, share = %name, tree = id, "connected");

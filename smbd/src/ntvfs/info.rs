@@ -182,6 +182,8 @@ pub enum FsInfoClass {
     Size,
     Device,
     Attribute,
+    /// FileFsControlInformation (quotas).
+    Control,
     FullSize,
     ObjectId,
     SectorSize,
@@ -195,6 +197,7 @@ impl FsInfoClass {
             3 => FsInfoClass::Size,
             4 => FsInfoClass::Device,
             5 => FsInfoClass::Attribute,
+            6 => FsInfoClass::Control,
             7 => FsInfoClass::FullSize,
             8 => FsInfoClass::ObjectId,
             11 => FsInfoClass::SectorSize,
@@ -236,6 +239,14 @@ pub enum FsInfo {
         attributes: u32,
         max_name_len: u32,
         name: String,
+    },
+    Control {
+        free_space_start_filtering: u64,
+        free_space_threshold: u64,
+        free_space_stop_filtering: u64,
+        default_quota_threshold: u64,
+        default_quota_limit: u64,
+        flags: u32,
     },
     FullSize {
         total_units: u64,

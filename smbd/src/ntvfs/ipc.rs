@@ -189,13 +189,17 @@ impl Ntvfs for IpcBackend {
                     Ok(IoctlOut {
                         input: Vec::new(),
                         output: out.data,
-                        truncated: out.more,
+                        status: if out.more {
+                            NtStatus::BUFFER_OVERFLOW
+                        } else {
+                            NtStatus::SUCCESS
+                        },
                     })
                 }
                 types::fsctl::PIPE_WAIT => Ok(IoctlOut {
                     input: Vec::new(),
                     output: Vec::new(),
-                    truncated: false,
+                    status: NtStatus::SUCCESS,
                 }),
                 _ => Err(NtStatus::NOT_SUPPORTED),
             }

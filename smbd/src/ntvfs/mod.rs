@@ -37,13 +37,53 @@ pub struct UserToken {
 }
 
 /// What a backend knows about the request besides its parameters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestCtx {
     pub user: Arc<UserToken>,
     pub client: SocketAddr,
     pub message_id: u64,
     /// The negotiated dialect (0x0202 ... 0x0311).
     pub dialect: u16,
+    /// Where to tell the client that an oplock it holds is broken (the
+    /// seed's `ntvfs_send_break`): opens made by this request keep it.
+    pub breaks: Arc<dyn OplockBreaks>,
+    /// Lets the backend say the request will take a while.
+    pub hint: AsyncHint,
+}
+
+impl std::fmt::Debug for RequestCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestCtx")
+            .field("user", &self.user.name)
+            .field("client", &self.client)
+            .field("message_id", &self.message_id)
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The front end's side of an oplock break: sends the client the
+/// OPLOCK_BREAK notification for one of its handles. Must not block (it is
+/// called with the file's state locked).
+pub trait OplockBreaks: Send + Sync {
+    fn send_break(&self, file_id: FileId, level: OplockLevel);
+}
+
+/// A backend that must wait (for an oplock break, say) calls
+/// [`AsyncHint::going_async`] first: the front end then answers the client
+/// with an interim response and goes on while the request waits.
+#[derive(Clone, Default)]
+pub struct AsyncHint(Arc<tokio::sync::Notify>);
+
+impl AsyncHint {
+    pub fn going_async(&self) {
+        self.0.notify_one();
+    }
+
+    /// Completes once the backend said it goes async.
+    pub async fn wait(&self) {
+        self.0.notified().await;
+    }
 }
 
 /// One backend instance serves one tree connect.

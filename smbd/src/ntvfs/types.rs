@@ -1,6 +1,7 @@
 //! The interface structures: one `In` per request, one `Out` per reply.
 
 use super::info::{FileInfo, FileInfoClass, FsInfo, FsInfoClass, SecurityDescriptor, SetFileInfo};
+use crate::wire::NtStatus;
 
 /// The 16-byte SMB2 file id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -350,8 +351,10 @@ pub struct IoctlIn {
 pub struct IoctlOut {
     pub input: Vec<u8>,
     pub output: Vec<u8>,
-    /// Set when `output` was cut to fit (STATUS_BUFFER_OVERFLOW).
-    pub truncated: bool,
+    /// SUCCESS; BUFFER_OVERFLOW when `output` was cut to fit; or an error
+    /// that still carries `output` (a copy chunk request over the limits
+    /// answers INVALID_PARAMETER with the limits).
+    pub status: NtStatus,
 }
 
 /// QUERY_DIRECTORY flags.

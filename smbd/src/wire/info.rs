@@ -190,6 +190,22 @@ pub fn encode_fs_info(info: &FsInfo, out: &mut Vec<u8>) {
             out.u32(*sectors_per_unit);
             out.u32(*bytes_per_sector);
         }
+        FsInfo::Control {
+            free_space_start_filtering,
+            free_space_threshold,
+            free_space_stop_filtering,
+            default_quota_threshold,
+            default_quota_limit,
+            flags,
+        } => {
+            out.u64(*free_space_start_filtering); //  0
+            out.u64(*free_space_threshold); //        8
+            out.u64(*free_space_stop_filtering); //  16
+            out.u64(*default_quota_threshold); //    24
+            out.u64(*default_quota_limit); //        32
+            out.u32(*flags); //                      40
+            out.u32(0); //                           44 Padding
+        }
         FsInfo::ObjectId {
             object_id,
             extended,

@@ -132,13 +132,18 @@ pub(super) async fn query_directory(
                     super::path::Links::Beneath,
                 )
                 .ok()
-                .and_then(|f| stat::stored_attributes(&f))
+                .map(|f| stat::dos_info(&f))
+                .unwrap_or_default()
             } else {
-                None
+                stat::DosInfo::default()
             };
             let entry = DirEntry {
                 file_index: 0,
-                info: stat::network_open_info(&st, stat::attributes(&st, stored, &name)),
+                info: stat::network_open_info(
+                    &st,
+                    stat::attributes(&st, stored.attributes, &name),
+                    stored.created,
+                ),
                 ea_size: 0,
                 short_name: super::mangle::dir_short_name(&name),
                 file_id: st.ino,
@@ -208,15 +213,17 @@ pub(super) async fn notify(b: &DiskBackend, io: NotifyIn) -> NtResult<NotifyOut>
         }
     };
     let _turn = watch.order.lock().await;
-    watch
-        .watch
-        .next(watch.filter, watch.max_output.min(io.max_output))
-        .await
-        .map_err(|e| match e {
-            super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,
-            e => {
-                tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
-                NtStatus::INTERNAL_ERROR
-            }
-        })
+    // A directory about to be deleted ends the wait (MS-SMB2 3.3.5.19:
+    // STATUS_DELETE_PENDING).
+    let changes = tokio::select! {
+        r = watch.watch.next(watch.filter, watch.max_output.min(io.max_output)) => r,
+        _ = open.table.state.doomed() => return Err(NtStatus::DELETE_PENDING),
+    };
+    changes.map_err(|e| match e {
+        super::notify::NotifyError::DirectoryGone => NtStatus::DELETE_PENDING,
+        e => {
+            tracing::warn!(target: "smbd::disk", "change notify failed: {e}");
+            NtStatus::INTERNAL_ERROR
+        }
+    })
 }

@@ -1,15 +1,147 @@
 //! What all opens of one file share, across every connection of the
-//! server: sharing modes, the delete-pending flag, byte-range locks.
-//! (MS-FSA 2.1.5.1.2 sharing checks, 2.1.5.7 byte-range locks.)
+//! server: sharing modes, the delete-pending flag, byte-range locks and
+//! oplocks. (MS-FSA 2.1.5.1.2 sharing checks, 2.1.5.7 byte-range locks,
+//! 2.1.5.17-18 oplocks.)
+//!
+//! Oplocks are kept as the caching rights they grant, as Samba does:
+//! Read, Write and Handle caching. A batch oplock is RWH, an exclusive one
+//! RW, level II is R. A new open breaks what conflicts with it: the Write
+//! right of another open (or its Handle right, when only closing that open
+//! would avoid a sharing violation), and every right when it is going to
+//! overwrite the file. Breaking a right other than R waits for the holder's
+//! acknowledgment (or close, or [`BREAK_TIMEOUT`]); a level II oplock is
+//! broken to none without waiting, and so is every level II oplock when
+//! the file's data changes (write, truncate, byte-range lock).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-use crate::ntvfs::types::{LockElement, access, lock_flags, share};
+use super::path::RelPath;
+use crate::ntvfs::OplockBreaks;
+use crate::ntvfs::types::{FileId, LockElement, OplockLevel, access, lock_flags, share};
 use crate::wire::NtStatus;
+
+/// How long a new open waits for a holder to acknowledge an oplock break
+/// before it goes on as if it had (Windows waits 35 s, smbtorture expects
+/// that).
+pub const BREAK_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// Caching rights.
+mod caching {
+    pub const R: u8 = 1;
+    pub const W: u8 = 2;
+    pub const H: u8 = 4;
+}
+
+fn rights(level: OplockLevel) -> u8 {
+    use caching::*;
+    match level {
+        OplockLevel::Batch => R | W | H,
+        OplockLevel::Exclusive => R | W,
+        OplockLevel::LevelII => R,
+        _ => 0,
+    }
+}
+
+fn level_of(rights: u8) -> OplockLevel {
+    use caching::*;
+    if rights == R | W | H {
+        OplockLevel::Batch
+    } else if rights == R | W {
+        OplockLevel::Exclusive
+    } else if rights & R != 0 && rights & W == 0 {
+        OplockLevel::LevelII
+    } else {
+        OplockLevel::None
+    }
+}
+
+/// Opens with no more access than this neither break oplocks nor keep
+/// others from getting exclusive ones (Samba's "stat opens").
+const STAT_ACCESS: u32 =
+    access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE;
+
+fn is_stat_open(access_: u32) -> bool {
+    access_ & !STAT_ACCESS == 0
+}
+
+/// The oplock an open holds, and how to tell its client it is broken.
+struct Holder {
+    rights: u8,
+    /// Set while a break waits for the client's acknowledgment: the level
+    /// the client was told to break to.
+    breaking_to: Option<u8>,
+    /// Where the open goes once acknowledged: lower than `breaking_to`
+    /// when another open needed more while the break was outstanding (a
+    /// level II to none break follows the acknowledgment then).
+    then_to: u8,
+    file_id: FileId,
+    sink: Arc<dyn OplockBreaks>,
+}
+
+impl std::fmt::Debug for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Holder")
+            .field("rights", &self.rights)
+            .field("breaking_to", &self.breaking_to)
+            .field("file_id", &self.file_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Holder {
+    fn send(&mut self, to: u8) {
+        self.sink.send_break(self.file_id, level_of(to));
+    }
+}
+
+/// What a new open asks for besides access and sharing.
+pub struct OplockRequest {
+    pub level: OplockLevel,
+    /// SUPERSEDE, OVERWRITE or OVERWRITE_IF of an existing file.
+    pub will_overwrite: bool,
+    pub is_dir: bool,
+    /// The id the open will have, for break notifications.
+    pub file_id: FileId,
+    pub sink: Arc<dyn OplockBreaks>,
+    /// False when retrying after waiting for a break.
+    pub first_attempt: bool,
+    /// The share root's key and the open's path in it.
+    pub root: FileKey,
+    pub path: Arc<Mutex<RelPath>>,
+}
+
+/// The outcome of [`FileTable::admit`].
+#[derive(Debug)]
+pub enum Admit {
+    Opened(OpenRef, OplockLevel),
+    /// Oplocks are being broken: wait, then try again.
+    Wait(BreakWait),
+}
+
+/// Waits for the oplock breaks an open depends on.
+#[derive(Debug)]
+pub struct BreakWait {
+    state: Arc<FileState>,
+    rx: watch::Receiver<u64>,
+}
+
+impl BreakWait {
+    /// Returns once something changed (an acknowledgment, a close), or at
+    /// `deadline`, when every break still outstanding is taken as done.
+    pub async fn wait(mut self, deadline: tokio::time::Instant) {
+        if tokio::time::timeout_at(deadline, self.rx.changed())
+            .await
+            .is_err()
+        {
+            self.state.breaks_timed_out();
+        }
+    }
+}
 
 /// Identifies a file: device and inode.
 pub type FileKey = (u64, u64);
@@ -19,11 +151,15 @@ const READ_BITS: u32 = access::FILE_READ_DATA | access::FILE_EXECUTE;
 const WRITE_BITS: u32 = access::FILE_WRITE_DATA | access::FILE_APPEND_DATA;
 const DELETE_BITS: u32 = access::DELETE;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct OpenEntry {
     id: u64,
     access: u32,
     share: u32,
+    oplock: Option<Holder>,
+    /// The share root's key and the open's path in it.
+    root: FileKey,
+    path: Arc<Mutex<RelPath>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +171,24 @@ struct ByteLock {
 }
 
 impl ByteLock {
+    /// Whether the range overlaps this lock. Ends are computed in 128 bits:
+    /// a range may end exactly at 2^64 (offset u64::MAX, length 1).
     fn overlaps(&self, offset: u64, length: u64) -> bool {
-        if self.length == 0 || length == 0 {
+        let (a, alen) = (u128::from(self.offset), u128::from(self.length));
+        let (b, blen) = (u128::from(offset), u128::from(length));
+        if alen == 0 || blen == 0 {
             // Zero-length ranges only conflict when strictly inside.
-            let (a, b) = (self.offset, offset);
-            return (self.length == 0 && length != 0 && a > b && a < b.saturating_add(length))
-                || (length == 0 && self.length != 0 && b > a && b < a.saturating_add(self.length));
+            return (alen == 0 && blen != 0 && a > b && a < b + blen)
+                || (blen == 0 && alen != 0 && b > a && b < a + alen);
         }
-        offset < self.offset.saturating_add(self.length)
-            && self.offset < offset.saturating_add(length)
+        b < a + alen && a < b + blen
     }
+}
+
+/// A lock range is valid when its last byte is addressable (MS-FSA
+/// 2.1.5.7: offset + length - 1 must not pass 2^64 - 1).
+fn valid_range(offset: u64, length: u64) -> bool {
+    length == 0 || offset.checked_add(length - 1).is_some()
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +204,12 @@ pub struct FileState {
     inner: Mutex<FileInner>,
     /// Wakes waiters for byte-range locks when locks go away.
     unlocked: Notify,
+    /// Bumped when an oplock break completes (acknowledged, timed out, or
+    /// its open closed): opens waiting for it try again.
+    oplocks: watch::Sender<u64>,
+    /// Set when the file becomes delete-pending (change notifications
+    /// waiting on a directory end then).
+    doomed: watch::Sender<bool>,
 }
 
 /// Server-wide: one per smbd.
@@ -73,7 +223,9 @@ fn conflicts(existing: &OpenEntry, access_: u32, share_: u32) -> bool {
     let want = |bits: u32, a: u32| a & bits != 0;
     // Opens for attributes only are not subject to sharing (MS-FSA
     // 2.1.5.1.2.2), and do not restrict others.
-    if !want(READ_BITS | WRITE_BITS | DELETE_BITS, access_) {
+    if !want(READ_BITS | WRITE_BITS | DELETE_BITS, access_)
+        || !want(READ_BITS | WRITE_BITS | DELETE_BITS, existing.access)
+    {
         return false;
     }
     (want(READ_BITS, access_) && existing.share & share::READ == 0)
@@ -105,8 +257,16 @@ impl FileTable {
     }
 
     /// Registers an open of `key` with `access`/`share`, checking it against
-    /// every other open of the file.
-    pub fn open(&self, key: FileKey, access_: u32, share_: u32) -> Result<OpenRef, NtStatus> {
+    /// every other open of the file and breaking the oplocks in its way
+    /// (Samba's open_file_ntcreate and delay_for_oplock).
+    pub fn admit(
+        &self,
+        key: FileKey,
+        access_: u32,
+        share_: u32,
+        req: &OplockRequest,
+    ) -> Result<Admit, NtStatus> {
+        use caching::*;
         let mut files = self.files.lock().expect("file table");
         let state = files
             .entry(key)
@@ -115,6 +275,8 @@ impl FileTable {
                     key,
                     inner: Mutex::new(FileInner::default()),
                     unlocked: Notify::new(),
+                    oplocks: watch::channel(0).0,
+                    doomed: watch::channel(false).0,
                 })
             })
             .clone();
@@ -122,17 +284,94 @@ impl FileTable {
         if inner.delete_pending {
             return Err(NtStatus::DELETE_PENDING);
         }
-        if inner.opens.iter().any(|e| conflicts(e, access_, share_)) {
+        let violation = inner.opens.iter().any(|e| conflicts(e, access_, share_));
+        // Overwriting changes the data whatever the access asked for.
+        let stat_open = is_stat_open(access_) && !req.will_overwrite;
+        if !stat_open {
+            // What the new open cannot live with: another's write caching,
+            // or its handle caching when only its close would avoid the
+            // sharing violation.
+            let delay_mask = if violation { H } else { W };
+            let mut delay = false;
+            for e in inner.opens.iter_mut() {
+                let Some(h) = e.oplock.as_mut() else {
+                    continue;
+                };
+                let mut to = h.rights & !delay_mask;
+                if req.will_overwrite && delay_mask & H == 0 {
+                    to &= !(H | R);
+                }
+                if h.rights & !to == 0 {
+                    // Nothing in the way (an exclusive oplock and a
+                    // sharing violation: the violation is the answer).
+                    delay |= h.breaking_to.is_some();
+                    continue;
+                }
+                // Oplocks break to level II or none only.
+                to &= R;
+                delay |= h.rights & delay_mask != 0;
+                if h.breaking_to.is_some() {
+                    // Already told; go lower after the acknowledgment if
+                    // this open needs it.
+                    h.then_to &= to;
+                    delay |= !req.first_attempt;
+                    continue;
+                }
+                if h.rights == R {
+                    // Level II to none: no acknowledgment.
+                    h.rights = 0;
+                    h.send(0);
+                    continue;
+                }
+                h.breaking_to = Some(to);
+                h.then_to = to;
+                h.send(to);
+            }
+            if delay {
+                let rx = state.oplocks.subscribe();
+                drop(inner);
+                return Ok(Admit::Wait(BreakWait {
+                    state: state.clone(),
+                    rx,
+                }));
+            }
+        }
+        if violation {
             return Err(NtStatus::SHARING_VIOLATION);
         }
+        let mut granted = if req.is_dir { 0 } else { rights(req.level) };
+        if !inner.locks.is_empty() && !req.will_overwrite {
+            granted &= !(R | H);
+        }
+        let others_cache = inner
+            .opens
+            .iter()
+            .any(|e| e.oplock.as_ref().is_some_and(|h| h.rights != 0) || !is_stat_open(e.access));
+        if others_cache {
+            granted &= !W;
+        }
+        if stat_open && inner.opens.iter().any(|e| e.oplock.is_some()) {
+            granted = 0;
+        }
+        let level = level_of(granted);
         let id = self.next_open.fetch_add(1, Ordering::Relaxed) + 1;
         inner.opens.push(OpenEntry {
             id,
             access: access_,
             share: share_,
+            root: req.root,
+            path: req.path.clone(),
+            oplock: (level != OplockLevel::None).then(|| Holder {
+                rights: rights(level),
+                breaking_to: None,
+                then_to: 0,
+                file_id: req.file_id,
+                sink: req.sink.clone(),
+            }),
         });
         drop(inner);
-        Ok(OpenRef { state, id })
+        drop(files);
+        Ok(Admit::Opened(OpenRef { state, id }, level))
     }
 
     /// Unregisters an open (dropping its locks). `delete_on_close` marks the
@@ -142,7 +381,12 @@ impl FileTable {
         let mut inner = open.state.inner.lock().expect("file state");
         if delete_on_close {
             inner.delete_pending = true;
+            open.state.doomed.send_replace(true);
         }
+        let had_oplock = inner
+            .opens
+            .iter()
+            .any(|e| e.id == open.id && e.oplock.is_some());
         inner.opens.retain(|e| e.id != open.id);
         let had_locks = inner.locks.iter().any(|l| l.open == open.id);
         inner.locks.retain(|l| l.open != open.id);
@@ -155,7 +399,40 @@ impl FileTable {
         if had_locks {
             open.state.unlocked.notify_waiters();
         }
+        if had_oplock {
+            open.state.oplocks.send_modify(|g| *g += 1);
+        }
         Closed { last, delete }
+    }
+
+    /// For a rename into directory `key`: whether an open of it has DELETE
+    /// access, and whether its delete is pending (Samba refuses the rename
+    /// then, as Windows does).
+    pub fn delete_opens(&self, key: FileKey) -> (bool, bool) {
+        let files = self.files.lock().expect("file table");
+        let Some(state) = files.get(&key) else {
+            return (false, false);
+        };
+        let inner = state.inner.lock().expect("file state");
+        (
+            inner.opens.iter().any(|e| e.access & access::DELETE != 0),
+            inner.delete_pending,
+        )
+    }
+
+    /// Whether a file below directory `dir` of the share with root `root`
+    /// is open (such a directory cannot be renamed: MS-FSA 2.1.5.14.11).
+    pub fn open_below(&self, root: FileKey, dir: &RelPath) -> bool {
+        let files = self.files.lock().expect("file table");
+        files.values().any(|state| {
+            let inner = state.inner.lock().expect("file state");
+            inner.opens.iter().any(|e| {
+                e.root == root && {
+                    let p = e.path.lock().expect("path");
+                    p.as_path() != dir.as_path() && p.as_path().starts_with(dir.as_path())
+                }
+            })
+        })
     }
 
     /// Whether any open other than `except` holds `key` (renames of open
@@ -166,8 +443,85 @@ impl FileTable {
 }
 
 impl FileState {
+    /// The client acknowledged a break of `open`'s oplock to `level`
+    /// (MS-SMB2 3.3.5.22.1). Returns the level it holds now.
+    pub fn acknowledge(&self, open: u64, level: OplockLevel) -> Result<OplockLevel, NtStatus> {
+        let mut inner = self.inner.lock().expect("file state");
+        let e = inner
+            .opens
+            .iter_mut()
+            .find(|e| e.id == open)
+            .ok_or(NtStatus::FILE_CLOSED)?;
+        let Some(h) = e.oplock.as_mut() else {
+            return Err(NtStatus::INVALID_OPLOCK_PROTOCOL);
+        };
+        let Some(to) = h.breaking_to else {
+            return Err(NtStatus::INVALID_OPLOCK_PROTOCOL);
+        };
+        let acked = match level {
+            OplockLevel::None => 0,
+            OplockLevel::LevelII => caching::R,
+            _ => return Err(NtStatus::INVALID_PARAMETER),
+        };
+        h.breaking_to = None;
+        let result = if acked & !to != 0 {
+            // Acknowledged to more than the break allows: the break is
+            // done (to what was asked), the client is told off.
+            h.rights = to;
+            Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+        } else {
+            h.rights = acked;
+            Ok(level)
+        };
+        if h.rights & !h.then_to != 0 {
+            // Level II, and an open came meanwhile that needs none.
+            h.rights = h.then_to;
+            h.send(h.then_to);
+        }
+        drop(inner);
+        self.oplocks.send_modify(|g| *g += 1);
+        result
+    }
+
+    /// Breaks not acknowledged in time are taken as done.
+    fn breaks_timed_out(&self) {
+        let mut inner = self.inner.lock().expect("file state");
+        for e in inner.opens.iter_mut() {
+            if let Some(h) = e.oplock.as_mut()
+                && h.breaking_to.take().is_some()
+            {
+                h.rights = h.then_to;
+            }
+        }
+        drop(inner);
+        self.oplocks.send_modify(|g| *g += 1);
+    }
+
+    /// The file's data is about to change (write, truncate, byte-range
+    /// lock): every level II oplock breaks to none, the writer's own too
+    /// (MS-FSA 2.1.5.17.2).
+    pub fn break_level2(&self) {
+        let mut inner = self.inner.lock().expect("file state");
+        for e in inner.opens.iter_mut() {
+            if let Some(h) = e.oplock.as_mut()
+                && h.rights == caching::R
+                && h.breaking_to.is_none()
+            {
+                h.rights = 0;
+                h.send(0);
+            }
+        }
+    }
+
     pub fn set_delete_pending(&self, on: bool) {
         self.inner.lock().expect("file state").delete_pending = on;
+        self.doomed.send_replace(on);
+    }
+
+    /// Completes once the file is delete-pending.
+    pub async fn doomed(&self) {
+        let mut rx = self.doomed.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
     }
 
     pub fn delete_pending(&self) -> bool {
@@ -187,10 +541,16 @@ impl FileState {
             return Ok(());
         }
         let inner = self.inner.lock().expect("file state");
-        let blocked = inner
-            .locks
-            .iter()
-            .any(|l| l.open != open && l.overlaps(offset, length) && (l.exclusive || write));
+        // A read is kept out by others' exclusive locks; a write by those
+        // and by every shared lock, its own open's too (MS-FSA 2.1.4.10).
+        let blocked = inner.locks.iter().any(|l| {
+            l.overlaps(offset, length)
+                && if write {
+                    !l.exclusive || l.open != open
+                } else {
+                    l.exclusive && l.open != open
+                }
+        });
         if blocked {
             Err(NtStatus::FILE_LOCK_CONFLICT)
         } else {
@@ -201,9 +561,10 @@ impl FileState {
     fn try_lock(inner: &mut FileInner, open: u64, e: &LockElement) -> Result<(), NtStatus> {
         let exclusive = e.flags & lock_flags::EXCLUSIVE != 0;
         let conflict = inner.locks.iter().any(|l| {
-            // Shared locks never conflict with each other, whoever holds
-            // them; an exclusive one conflicts even with its own handle.
-            l.overlaps(e.offset, e.length) && (l.exclusive || exclusive)
+            // An exclusive request conflicts with every lock it overlaps,
+            // its own open's too; a shared one with others' exclusive
+            // locks only (it stacks on its own: MS-FSA 2.1.5.7).
+            l.overlaps(e.offset, e.length) && (exclusive || (l.exclusive && l.open != open))
         });
         if conflict {
             return Err(NtStatus::LOCK_NOT_GRANTED);
@@ -222,37 +583,55 @@ impl FileState {
     /// lock that conflicts waits until it can be granted unless the element
     /// says FAIL_IMMEDIATELY (then LOCK_NOT_GRANTED).
     pub async fn lock(&self, open: u64, elements: &[LockElement]) -> Result<(), NtStatus> {
-        let unlock = elements[0].flags & lock_flags::UNLOCK != 0;
-        for e in elements {
-            if (e.flags & lock_flags::UNLOCK != 0) != unlock {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-            if e.offset.checked_add(e.length).is_none() && e.length != 0 {
-                return Err(NtStatus(0xc000_01a1)); // INVALID_LOCK_RANGE
-            }
-            let kind = e.flags & (lock_flags::SHARED | lock_flags::EXCLUSIVE | lock_flags::UNLOCK);
-            let valid = if unlock {
-                kind == lock_flags::UNLOCK
-            } else {
-                kind == lock_flags::SHARED || kind == lock_flags::EXCLUSIVE
-            };
-            if !valid {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-        }
+        use lock_flags::{EXCLUSIVE, FAIL_IMMEDIATELY, SHARED, UNLOCK};
+        // The first element says what the request is (MS-SMB2 3.3.5.14);
+        // only the first lock may wait.
+        let unlock = elements[0].flags & UNLOCK != 0;
+        let valid = |i: usize, e: &LockElement| match e.flags {
+            f if f == SHARED | FAIL_IMMEDIATELY || f == EXCLUSIVE | FAIL_IMMEDIATELY => !unlock,
+            f if f == SHARED || f == EXCLUSIVE => !unlock && i == 0,
+            f if f == UNLOCK => unlock,
+            _ => false,
+        };
         if unlock {
+            // In order; what was unlocked before a bad element stays so.
             let mut inner = self.inner.lock().expect("file state");
-            for e in elements {
+            let mut result = Ok(());
+            for (i, e) in elements.iter().enumerate() {
+                if !valid(i, e) {
+                    result = Err(NtStatus::INVALID_PARAMETER);
+                    break;
+                }
+                // The exclusive lock goes before a shared one stacked on
+                // the same range.
                 let pos = inner
                     .locks
                     .iter()
-                    .position(|l| l.open == open && l.offset == e.offset && l.length == e.length)
-                    .ok_or(NtStatus::RANGE_NOT_LOCKED)?;
-                inner.locks.remove(pos);
+                    .enumerate()
+                    .filter(|(_, l)| l.open == open && l.offset == e.offset && l.length == e.length)
+                    .max_by_key(|(_, l)| l.exclusive)
+                    .map(|(p, _)| p);
+                match pos {
+                    Some(p) => {
+                        inner.locks.remove(p);
+                    }
+                    None => {
+                        result = Err(NtStatus::RANGE_NOT_LOCKED);
+                        break;
+                    }
+                }
             }
             drop(inner);
             self.unlocked.notify_waiters();
-            return Ok(());
+            return result;
+        }
+        for (i, e) in elements.iter().enumerate() {
+            if !valid(i, e) {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if !valid_range(e.offset, e.length) {
+                return Err(NtStatus(0xc000_01a1)); // INVALID_LOCK_RANGE
+            }
         }
         // Multiple elements must all be immediate (MS-SMB2 3.3.5.14).
         let may_wait = elements.len() == 1 && elements[0].flags & lock_flags::FAIL_IMMEDIATELY == 0;
@@ -287,6 +666,187 @@ impl FileState {
 mod tests {
     use super::*;
 
+    /// Records the breaks sent.
+    #[derive(Default)]
+    struct Sink(Mutex<Vec<(FileId, OplockLevel)>>);
+
+    impl OplockBreaks for Sink {
+        fn send_break(&self, file_id: FileId, level: OplockLevel) {
+            self.0.lock().unwrap().push((file_id, level));
+        }
+    }
+
+    impl Sink {
+        fn take(&self) -> Vec<(FileId, OplockLevel)> {
+            std::mem::take(&mut self.0.lock().unwrap())
+        }
+    }
+
+    fn fid(n: u64) -> FileId {
+        FileId {
+            persistent: n,
+            volatile: n,
+        }
+    }
+
+    fn req(level: OplockLevel, n: u64, sink: &Arc<Sink>) -> OplockRequest {
+        OplockRequest {
+            level,
+            will_overwrite: false,
+            is_dir: false,
+            file_id: fid(n),
+            sink: sink.clone(),
+            first_attempt: true,
+            root: (0, 0),
+            path: Arc::new(Mutex::new(RelPath::root())),
+        }
+    }
+
+    impl FileTable {
+        fn open_plain(&self, k: FileKey, a: u32, s: u32) -> Result<OpenRef, NtStatus> {
+            open(self, k, a, s)
+        }
+    }
+
+    /// An open without oplock where no break is expected.
+    fn open(t: &FileTable, k: FileKey, a: u32, s: u32) -> Result<OpenRef, NtStatus> {
+        let sink = Arc::new(Sink::default());
+        match t.admit(k, a, s, &req(OplockLevel::None, 0, &sink))? {
+            Admit::Opened(r, _) => Ok(r),
+            Admit::Wait(_) => panic!("unexpected oplock break"),
+        }
+    }
+
+    fn opened(a: Result<Admit, NtStatus>) -> (OpenRef, OplockLevel) {
+        match a.unwrap() {
+            Admit::Opened(r, l) => (r, l),
+            Admit::Wait(_) => panic!("had to wait"),
+        }
+    }
+
+    const RW: u32 = access::FILE_READ_DATA | access::FILE_WRITE_DATA;
+    const ALL: u32 = share::READ | share::WRITE | share::DELETE;
+
+    #[tokio::test]
+    async fn batch_breaks_to_level2_and_the_second_open_waits_for_the_ack() {
+        let t = FileTable::new();
+        let k = (9, 1);
+        let s1 = Arc::new(Sink::default());
+        let s2 = Arc::new(Sink::default());
+        let (a, l) = opened(t.admit(k, RW, ALL, &req(OplockLevel::Batch, 1, &s1)));
+        assert_eq!(l, OplockLevel::Batch);
+        let w = match t
+            .admit(k, RW, ALL, &req(OplockLevel::Batch, 2, &s2))
+            .unwrap()
+        {
+            Admit::Wait(w) => w,
+            Admit::Opened(..) => panic!("did not wait for the break"),
+        };
+        assert_eq!(s1.take(), [(fid(1), OplockLevel::LevelII)]);
+        assert_eq!(
+            a.state.acknowledge(a.id, OplockLevel::LevelII),
+            Ok(OplockLevel::LevelII)
+        );
+        w.wait(tokio::time::Instant::now() + Duration::from_secs(5))
+            .await;
+        let mut r = req(OplockLevel::Batch, 2, &s2);
+        r.first_attempt = false;
+        let (b, l) = opened(t.admit(k, RW, ALL, &r));
+        assert_eq!(l, OplockLevel::LevelII);
+        // A write breaks every level II to none, without acknowledgment.
+        a.state.break_level2();
+        let mut got = s1.take();
+        got.extend(s2.take());
+        assert_eq!(
+            got,
+            [(fid(1), OplockLevel::None), (fid(2), OplockLevel::None)]
+        );
+        assert_eq!(
+            a.state.acknowledge(a.id, OplockLevel::None),
+            Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+        );
+        t.close(&a, false);
+        t.close(&b, false);
+    }
+
+    #[tokio::test]
+    async fn sharing_violation_breaks_batch_but_not_exclusive() {
+        let t = FileTable::new();
+        let s1 = Arc::new(Sink::default());
+        let s2 = Arc::new(Sink::default());
+        // Exclusive: the sharing check comes first, no break.
+        let (a, l) = opened(t.admit((9, 2), RW, 0, &req(OplockLevel::Exclusive, 1, &s1)));
+        assert_eq!(l, OplockLevel::Exclusive);
+        assert_eq!(
+            t.admit((9, 2), RW, ALL, &req(OplockLevel::None, 2, &s2))
+                .unwrap_err(),
+            NtStatus::SHARING_VIOLATION
+        );
+        assert!(s1.take().is_empty());
+        t.close(&a, false);
+        // Batch: broken first, since closing the cached handle would help.
+        let (a, _) = opened(t.admit((9, 3), RW, 0, &req(OplockLevel::Batch, 1, &s1)));
+        let w = match t
+            .admit((9, 3), RW, ALL, &req(OplockLevel::None, 2, &s2))
+            .unwrap()
+        {
+            Admit::Wait(w) => w,
+            Admit::Opened(..) => panic!("did not wait"),
+        };
+        assert_eq!(s1.take(), [(fid(1), OplockLevel::LevelII)]);
+        // The holder closes instead of acknowledging.
+        t.close(&a, false);
+        w.wait(tokio::time::Instant::now() + Duration::from_secs(5))
+            .await;
+        let (b, _) = opened(t.admit((9, 3), RW, ALL, &req(OplockLevel::None, 2, &s2)));
+        t.close(&b, false);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unacknowledged_break_times_out() {
+        let t = FileTable::new();
+        let s1 = Arc::new(Sink::default());
+        let (a, _) = opened(t.admit((9, 4), RW, ALL, &req(OplockLevel::Batch, 1, &s1)));
+        let mut r = req(OplockLevel::None, 2, &s1);
+        r.will_overwrite = true;
+        let w = match t.admit((9, 4), RW, ALL, &r).unwrap() {
+            Admit::Wait(w) => w,
+            Admit::Opened(..) => panic!("did not wait"),
+        };
+        assert_eq!(s1.take(), [(fid(1), OplockLevel::None)]);
+        w.wait(tokio::time::Instant::now() + BREAK_TIMEOUT).await;
+        r.first_attempt = false;
+        let (b, l) = opened(t.admit((9, 4), RW, ALL, &r));
+        assert_eq!(l, OplockLevel::None);
+        t.close(&a, false);
+        t.close(&b, false);
+    }
+
+    #[test]
+    fn stat_opens_neither_break_nor_prevent_exclusive() {
+        let t = FileTable::new();
+        let s = Arc::new(Sink::default());
+        let (st, _) = opened(t.admit(
+            (9, 5),
+            access::FILE_READ_ATTRIBUTES,
+            ALL,
+            &req(OplockLevel::None, 1, &s),
+        ));
+        let (a, l) = opened(t.admit((9, 5), RW, ALL, &req(OplockLevel::Batch, 2, &s)));
+        assert_eq!(l, OplockLevel::Batch);
+        let (st2, l) = opened(t.admit(
+            (9, 5),
+            access::FILE_READ_ATTRIBUTES,
+            ALL,
+            &req(OplockLevel::Batch, 3, &s),
+        ));
+        assert_eq!(l, OplockLevel::None);
+        assert!(s.take().is_empty());
+        for o in [st, a, st2] {
+            t.close(&o, false);
+        }
+    }
+
     fn el(offset: u64, length: u64, flags: u32) -> LockElement {
         LockElement {
             offset,
@@ -301,23 +861,23 @@ mod tests {
         let k = (1, 2);
         let r = access::FILE_READ_DATA;
         let w = access::FILE_WRITE_DATA;
-        let a = t.open(k, r, share::READ).unwrap();
+        let a = open(&t, k, r, share::READ).unwrap();
         assert_eq!(
-            t.open(k, w, share::READ | share::WRITE).unwrap_err(),
+            open(&t, k, w, share::READ | share::WRITE).unwrap_err(),
             NtStatus::SHARING_VIOLATION
         );
-        let b = t.open(k, r, share::READ).unwrap();
+        let b = open(&t, k, r, share::READ).unwrap();
         // Attribute-only opens never conflict.
-        let c = t.open(k, access::FILE_READ_ATTRIBUTES, 0).unwrap();
+        let c = open(&t, k, access::FILE_READ_ATTRIBUTES, 0).unwrap();
         assert_eq!(
-            t.open(k, access::DELETE, share::READ).unwrap_err(),
+            open(&t, k, access::DELETE, share::READ).unwrap_err(),
             NtStatus::SHARING_VIOLATION
         );
         t.close(&a, false);
         t.close(&b, false);
         t.close(&c, false);
         assert!(!t.is_open(k));
-        assert!(t.open(k, w, 0).is_ok());
+        assert!(open(&t, k, w, 0).is_ok());
     }
 
     #[test]
@@ -325,10 +885,10 @@ mod tests {
         let t = FileTable::new();
         let k = (1, 3);
         let a = t
-            .open(k, access::DELETE, share::DELETE | share::READ)
+            .open_plain(k, access::DELETE, share::DELETE | share::READ)
             .unwrap();
         let b = t
-            .open(k, access::FILE_READ_DATA, share::DELETE | share::READ)
+            .open_plain(k, access::FILE_READ_DATA, share::DELETE | share::READ)
             .unwrap();
         assert_eq!(
             t.close(&a, true),
@@ -338,7 +898,7 @@ mod tests {
             }
         );
         assert_eq!(
-            t.open(k, access::FILE_READ_DATA, 7).unwrap_err(),
+            open(&t, k, access::FILE_READ_DATA, 7).unwrap_err(),
             NtStatus::DELETE_PENDING
         );
         assert_eq!(
@@ -353,8 +913,8 @@ mod tests {
     #[tokio::test]
     async fn byte_range_locks() {
         let t = FileTable::new();
-        let a = t.open((1, 4), 3, 7).unwrap();
-        let b = t.open((1, 4), 3, 7).unwrap();
+        let a = open(&t, (1, 4), 3, 7).unwrap();
+        let b = open(&t, (1, 4), 3, 7).unwrap();
         let s = &a.state;
         s.lock(
             a.id,

@@ -1,11 +1,11 @@
-//! READ, WRITE, FLUSH, LOCK and file IOCTLs on the disk backend.
+//! READ, WRITE, FLUSH and LOCK on the disk backend.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{DiskBackend, FdKind};
-use crate::ntvfs::types::{access, fsctl, options};
+use crate::ntvfs::types::{access, lock_flags, options};
 use crate::ntvfs::*;
 use crate::wire::NtStatus;
 use crate::wire::status::from_errno;
@@ -101,6 +101,7 @@ pub(super) async fn write(b: &DiskBackend, io: WriteIn) -> NtResult<WriteOut> {
             .state
             .check_io(open.table.id, io.offset, io.data.len() as u64, true)?;
     }
+    open.table.state.break_level2();
     let sync = io.flags & WRITE_THROUGH != 0
         || open.mode.load(Ordering::Relaxed) & options::WRITE_THROUGH != 0;
     let count = io.data.len() as u32;
@@ -145,171 +146,14 @@ pub(super) async fn lock(b: &DiskBackend, io: LockIn) -> NtResult<()> {
     if open.is_dir {
         return Err(NtStatus::INVALID_DEVICE_REQUEST);
     }
+    if io
+        .locks
+        .first()
+        .is_some_and(|l| l.flags & lock_flags::UNLOCK == 0)
+    {
+        open.table.state.break_level2();
+    }
     open.table.state.lock(open.table.id, &io.locks).await
-}
-
-/// Server-side copy limits (as Samba's).
-const COPYCHUNK_MAX_CHUNKS: u32 = 256;
-const COPYCHUNK_MAX_CHUNK: u32 = 1024 * 1024;
-const COPYCHUNK_MAX_TOTAL: u32 = 16 * 1024 * 1024;
-
-fn copychunk_limits() -> Vec<u8> {
-    let mut v = Vec::with_capacity(12);
-    v.extend_from_slice(&COPYCHUNK_MAX_CHUNKS.to_le_bytes());
-    v.extend_from_slice(&COPYCHUNK_MAX_CHUNK.to_le_bytes());
-    v.extend_from_slice(&COPYCHUNK_MAX_TOTAL.to_le_bytes());
-    v
-}
-
-async fn copychunk(b: &DiskBackend, io: &IoctlIn) -> NtResult<IoctlOut> {
-    use crate::wire::reader::Reader;
-    let dst = b.get(io.file_id)?;
-    let mut r = Reader::new(&io.input);
-    let bad = |_| NtStatus::INVALID_PARAMETER;
-    let key = r.array::<24>("SourceKey").map_err(bad)?;
-    let count = r.u32("ChunkCount").map_err(bad)?;
-    r.skip(4, "Reserved").map_err(bad)?;
-    let too_big = |status| Err::<IoctlOut, _>(status);
-    if count > COPYCHUNK_MAX_CHUNKS {
-        let _ = too_big(NtStatus::INVALID_PARAMETER);
-        return Ok(IoctlOut {
-            input: vec![],
-            output: copychunk_limits(),
-            truncated: false,
-        })
-        .and(Err(NtStatus::INVALID_PARAMETER));
-    }
-    let src_id = FileId {
-        persistent: u64::from_le_bytes(key[0..8].try_into().expect("8")),
-        volatile: u64::from_le_bytes(key[8..16].try_into().expect("8")),
-    };
-    let src = b.get(src_id).map_err(|_| NtStatus::OBJECT_NAME_NOT_FOUND)?;
-    if !src.kind.readable() || !dst.kind.writable() {
-        return Err(NtStatus::ACCESS_DENIED);
-    }
-    if io.ctl_code == fsctl::SRV_COPYCHUNK && dst.access & access::FILE_READ_DATA == 0 {
-        return Err(NtStatus::ACCESS_DENIED);
-    }
-    let mut chunks = Vec::with_capacity(count as usize);
-    let mut total = 0u64;
-    for _ in 0..count {
-        let so = r.u64("SourceOffset").map_err(bad)?;
-        let to = r.u64("TargetOffset").map_err(bad)?;
-        let len = r.u32("Length").map_err(bad)?;
-        r.skip(4, "Reserved").map_err(bad)?;
-        if len == 0 || len > COPYCHUNK_MAX_CHUNK {
-            return Err(NtStatus::INVALID_PARAMETER);
-        }
-        total += u64::from(len);
-        src.table
-            .state
-            .check_io(src.table.id, so, len.into(), false)?;
-        dst.table
-            .state
-            .check_io(dst.table.id, to, len.into(), true)?;
-        chunks.push((so, to, len));
-    }
-    if total > u64::from(COPYCHUNK_MAX_TOTAL) {
-        return Err(NtStatus::INVALID_PARAMETER);
-    }
-    let (sfd, dfd) = (src.fd.clone(), dst.fd.clone());
-    let (written_chunks, written) = blocking(move || {
-        let mut n = 0u32;
-        let mut bytes = 0u64;
-        for (so, to, len) in chunks {
-            let mut done = 0u64;
-            while done < u64::from(len) {
-                let mut off_in = (so + done) as i64;
-                let mut off_out = (to + done) as i64;
-                match nix::fcntl::copy_file_range(
-                    sfd.as_fd(),
-                    Some(&mut off_in),
-                    dfd.as_fd(),
-                    Some(&mut off_out),
-                    (u64::from(len) - done) as usize,
-                ) {
-                    Ok(0) => return Err(NtStatus::END_OF_FILE),
-                    Ok(k) => done += k as u64,
-                    Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(from_errno(e)),
-                }
-            }
-            n += 1;
-            bytes += done;
-        }
-        Ok((n, bytes))
-    })
-    .await?;
-    let mut out = Vec::with_capacity(12);
-    out.extend_from_slice(&written_chunks.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(written as u32).to_le_bytes());
-    Ok(IoctlOut {
-        input: vec![],
-        output: out,
-        truncated: false,
-    })
-}
-
-pub(super) async fn ioctl(b: &DiskBackend, _ctx: &RequestCtx, io: IoctlIn) -> NtResult<IoctlOut> {
-    let open = b.get(io.file_id)?;
-    let empty = || IoctlOut {
-        input: vec![],
-        output: vec![],
-        truncated: false,
-    };
-    match io.ctl_code {
-        fsctl::SRV_REQUEST_RESUME_KEY => {
-            let mut out = Vec::with_capacity(32);
-            out.extend_from_slice(&open.id.persistent.to_le_bytes());
-            out.extend_from_slice(&open.id.volatile.to_le_bytes());
-            out.extend_from_slice(&[0; 8]);
-            out.extend_from_slice(&0u32.to_le_bytes()); // ContextLength
-            out.extend_from_slice(&[0; 4]);
-            Ok(IoctlOut {
-                input: vec![],
-                output: out,
-                truncated: false,
-            })
-        }
-        fsctl::SRV_COPYCHUNK | fsctl::SRV_COPYCHUNK_WRITE => copychunk(b, &io).await,
-        fsctl::SET_SPARSE => {
-            if open.access
-                & (access::FILE_WRITE_DATA
-                    | access::FILE_WRITE_ATTRIBUTES
-                    | access::FILE_APPEND_DATA)
-                == 0
-            {
-                return Err(NtStatus::ACCESS_DENIED);
-            }
-            Ok(empty())
-        }
-        fsctl::QUERY_ALLOCATED_RANGES => {
-            let st = super::stat::fstat(&*open.fd)?;
-            let mut r = crate::wire::reader::Reader::new(&io.input);
-            let off = r
-                .u64("FileOffset")
-                .map_err(|_| NtStatus::INVALID_PARAMETER)?;
-            let len = r.u64("Length").map_err(|_| NtStatus::INVALID_PARAMETER)?;
-            let end = off.saturating_add(len).min(st.size);
-            let mut out = Vec::new();
-            if off < end {
-                out.extend_from_slice(&off.to_le_bytes());
-                out.extend_from_slice(&(end - off).to_le_bytes());
-            }
-            Ok(IoctlOut {
-                input: vec![],
-                output: out,
-                truncated: false,
-            })
-        }
-        fsctl::GET_REPARSE_POINT => Err(NtStatus::NOT_A_REPARSE_POINT),
-        fsctl::CREATE_OR_GET_OBJECT_ID | fsctl::GET_OBJECT_ID => Err(NtStatus::OBJECTID_NOT_FOUND),
-        _ => {
-            tracing::debug!(target: "smbd::disk", ctl = format_args!("{:#x}", io.ctl_code), "unsupported ioctl");
-            Err(NtStatus::INVALID_DEVICE_REQUEST)
-        }
-    }
 }
 
 #[allow(dead_code)]

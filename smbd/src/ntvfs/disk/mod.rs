@@ -9,6 +9,7 @@ pub mod path;
 pub mod stat;
 
 mod dir;
+mod fsctl;
 mod io;
 mod mangle;
 mod open;
@@ -46,6 +47,9 @@ pub struct DiskContext {
     /// The inotify instance behind every CHANGE_NOTIFY, made on first use
     /// (it needs the runtime, which may not run yet when this is built).
     notifier: Mutex<Option<notify::Notifier>>,
+    /// Resume keys handed out (FSCTL_SRV_REQUEST_RESUME_KEY), for copies
+    /// from one tree to another.
+    resume_keys: Mutex<HashMap<[u8; 24], std::sync::Weak<Open>>>,
 }
 
 impl DiskContext {
@@ -54,7 +58,20 @@ impl DiskContext {
             table: FileTable::new(),
             identity: Identity::detect(),
             notifier: Mutex::new(None),
+            resume_keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn remember_resume_key(&self, key: [u8; 24], open: &Arc<Open>) {
+        let mut keys = self.resume_keys.lock().unwrap_or_else(|e| e.into_inner());
+        // Keys of closed handles go now and then.
+        keys.retain(|_, o| o.strong_count() > 0);
+        keys.insert(key, Arc::downgrade(open));
+    }
+
+    pub(crate) fn resume_key(&self, key: &[u8; 24]) -> Option<Arc<Open>> {
+        let keys = self.resume_keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(key).and_then(std::sync::Weak::upgrade)
     }
 
     pub(crate) fn notifier(&self) -> Result<notify::Notifier, notify::NotifyError> {
@@ -102,7 +119,9 @@ pub(crate) struct Open {
     pub kind: FdKind,
     pub is_dir: bool,
     pub access: u32,
-    pub rel: Mutex<RelPath>,
+    /// Its path in the share, shared with the file table (which looks for
+    /// opens below a directory being renamed).
+    pub rel: Arc<Mutex<RelPath>>,
     pub table: OpenRef,
     pub delete_on_close: AtomicBool,
     pub position: AtomicU64,
@@ -131,6 +150,9 @@ pub struct DiskBackend {
     share: DiskShare,
     ctx: Arc<DiskContext>,
     root: Arc<OwnedFd>,
+    /// The share root's device and inode: opens of one share are told
+    /// apart from another's in the file table by it.
+    root_key: filetable::FileKey,
     links: Links,
     opens: Mutex<HashMap<u64, Arc<Open>>>,
 }
@@ -164,10 +186,12 @@ impl DiskBackend {
         } else {
             Links::Beneath
         };
+        let root_key = stat::fstat(&root)?.key();
         Ok(DiskBackend {
             share,
             ctx,
             root: Arc::new(root),
+            root_key,
             links,
             opens: Mutex::new(HashMap::new()),
         })
@@ -214,7 +238,7 @@ impl Ntvfs for DiskBackend {
     }
 
     fn ioctl<'a>(&'a self, ctx: &'a RequestCtx, io: IoctlIn) -> BoxFuture<'a, NtResult<IoctlOut>> {
-        Box::pin(io::ioctl(self, ctx, io))
+        Box::pin(fsctl::ioctl(self, ctx, io))
     }
 
     fn query_directory<'a>(
@@ -251,9 +275,9 @@ impl Ntvfs for DiskBackend {
         io: OplockBreakIn,
     ) -> BoxFuture<'a, NtResult<OplockBreakOut>> {
         Box::pin(async move {
-            self.get(io.file_id)?;
-            // No oplock is ever granted, so there is nothing to acknowledge.
-            Err(NtStatus(0xc000_00e3)) // INVALID_OPLOCK_PROTOCOL
+            let open = self.get(io.file_id)?;
+            let level = open.table.state.acknowledge(open.table.id, io.level)?;
+            Ok(OplockBreakOut { level })
         })
     }
 

@@ -20,12 +20,21 @@ struct Opened {
     fd: OwnedFd,
     kind: FdKind,
     st: Stat,
-    rel: RelPath,
+    rel: Arc<std::sync::Mutex<RelPath>>,
     action: CreateAction,
     granted: u32,
     table: super::filetable::OpenRef,
+    oplock: OplockLevel,
     attributes: u32,
+    /// A creation time a client set, if any.
+    created: Option<u64>,
     maximal: u32,
+}
+
+/// One try at opening: done, or oplocks of other opens must break first.
+enum Attempt {
+    Opened(Box<Opened>),
+    Wait(super::filetable::BreakWait),
 }
 
 /// Whether the user may delete entries of directory `parent` (and this
@@ -77,6 +86,17 @@ fn maximal_access(
     read_only: bool,
 ) -> u32 {
     use nix::unistd::AccessFlags;
+    if nix::unistd::geteuid().is_root() {
+        // Root may do anything (as in Samba).
+        let mut m = access::FILE_ALL_ACCESS;
+        if read_only {
+            m &= !access::WRITE_RIGHTS;
+        }
+        if rel.is_root() {
+            m &= !access::DELETE;
+        }
+        return m;
+    }
     let mut m = access::READ_CONTROL | access::SYNCHRONIZE | access::FILE_READ_ATTRIBUTES;
     if may(fd, AccessFlags::R_OK) {
         m |= access::FILE_GENERIC_READ;
@@ -123,13 +143,21 @@ struct Params {
     file_attributes: u32,
     share_cfg: super::DiskShare,
     links: Links,
+    oplock: OplockLevel,
+    file_id: FileId,
+    breaks: Arc<dyn OplockBreaks>,
+    first_attempt: bool,
+    /// From the ExtA and AlSi contexts, for a file created or overwritten.
+    eas: Vec<crate::ntvfs::info::Ea>,
+    allocation: Option<u64>,
+    root_key: super::filetable::FileKey,
 }
 
 fn open_blocking(
     root: Arc<OwnedFd>,
     ctx: Arc<super::DiskContext>,
     p: Params,
-) -> Result<Opened, NtStatus> {
+) -> Result<Attempt, NtStatus> {
     let (rel, exists) = path::resolve(root.as_fd(), &p.rel, p.links)?;
     let want_dir = p.options & options::DIRECTORY_FILE != 0;
     let want_file = p.options & options::NON_DIRECTORY_FILE != 0;
@@ -353,8 +381,22 @@ fn open_blocking(
         }
     }
 
-    let table = ctx.table.open(st.key(), access_, p.share)?;
-    let finish = || -> Result<u32, NtStatus> {
+    let oplock_req = super::filetable::OplockRequest {
+        level: p.oplock,
+        will_overwrite: truncating,
+        is_dir,
+        file_id: p.file_id,
+        sink: p.breaks.clone(),
+        first_attempt: p.first_attempt,
+        root: p.root_key,
+        path: Arc::new(std::sync::Mutex::new(rel.clone())),
+    };
+    // Oplocks are broken before anything changes (the truncation below).
+    let (table, oplock) = match ctx.table.admit(st.key(), access_, p.share, &oplock_req)? {
+        super::filetable::Admit::Opened(r, level) => (r, level),
+        super::filetable::Admit::Wait(w) => return Ok(Attempt::Wait(w)),
+    };
+    let finish = || -> Result<(u32, Option<u64>), NtStatus> {
         let name = rel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -363,8 +405,28 @@ fn open_blocking(
             nix::unistd::ftruncate(&fd, 0).map_err(crate::wire::status::from_errno)?;
         }
         if action != CreateAction::Opened {
-            let wanted =
-                p.file_attributes & (attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE);
+            if !p.eas.is_empty() {
+                super::setinfo::write_eas(&fd, &p.eas)?;
+            }
+            if let Some(len) = p.allocation.filter(|&l| l > 0 && !is_dir) {
+                // Reserve the space without changing the size; a file
+                // system that cannot just reports less.
+                let _ = nix::fcntl::fallocate(
+                    &fd,
+                    nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+                    0,
+                    len.min(i64::MAX as u64) as i64,
+                );
+            }
+        }
+        if action != CreateAction::Opened {
+            let wanted = p.file_attributes
+                & (attr::READONLY
+                    | attr::HIDDEN
+                    | attr::SYSTEM
+                    | attr::ARCHIVE
+                    | attr::TEMPORARY
+                    | attr::OFFLINE);
             let a = if is_dir {
                 wanted
             } else {
@@ -374,31 +436,39 @@ fn open_blocking(
                 let _ = stat::store_attributes(&fd, a);
             }
         }
-        Ok(stat::attributes(
-            &stat::fstat(&fd)?,
-            stat::stored_attributes(&fd),
-            &name,
+        let dos = stat::dos_info(&fd);
+        Ok((
+            stat::attributes(&stat::fstat(&fd)?, dos.attributes, &name),
+            dos.created,
         ))
     };
-    let attributes = match finish() {
+    let (attributes, created) = match finish() {
         Ok(a) => a,
         Err(e) => {
             ctx.table.close(&table, false);
             return Err(e);
         }
     };
-    let st = stat::fstat(&fd)?;
-    Ok(Opened {
+    let st = match stat::fstat(&fd) {
+        Ok(st) => st,
+        Err(e) => {
+            ctx.table.close(&table, false);
+            return Err(e);
+        }
+    };
+    Ok(Attempt::Opened(Box::new(Opened {
         fd,
         kind,
         st,
-        rel,
+        rel: oplock_req.path.clone(),
         action,
         granted: access_,
         table,
+        oplock,
         attributes,
+        created,
         maximal,
-    })
+    })))
 }
 
 pub(super) async fn create(b: &DiskBackend, ctx: &RequestCtx, io: CreateIn) -> NtResult<CreateOut> {
@@ -426,8 +496,31 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    if io.options & options::OPEN_BY_FILE_ID != 0 {
+    // What Windows answers for the option, access and attribute bits it
+    // does not take (smbtorture smb2.create.gentest).
+    if io.options & 0xff00_0000 != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    const UNSUPPORTED_OPTIONS: u32 = 0x0000_0080 // CREATE_TREE_CONNECTION
+        | options::OPEN_BY_FILE_ID
+        | 0x0010_0000; // RESERVE_OPFILTER
+    if io.options & UNSUPPORTED_OPTIONS != 0 {
         return Err(NtStatus::NOT_SUPPORTED);
+    }
+    // Reserved access bits (MS-SMB2 3.3.5.9).
+    if io.desired_access & 0x0ce0_fe00 != 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if io.desired_access & access::ACCESS_SYSTEM_SECURITY != 0 {
+        // No SACLs here, for anyone.
+        return Err(NtStatus::PRIVILEGE_NOT_HELD);
+    }
+    if io.file_attributes & 0xffff_8048 != 0 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if io.file_attributes & attr::ENCRYPTED != 0 && io.disposition != disposition::OPEN {
+        // No EFS (as a standalone Windows server answers).
+        return Err(NtStatus::ACCESS_DENIED);
     }
     if io.impersonation > 3 {
         return Err(NtStatus(0xc000_00a5)); // BAD_IMPERSONATION_LEVEL
@@ -441,22 +534,66 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
     {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let params = Params {
-        rel,
-        access: access_,
-        share: io.share_access,
-        disposition: io.disposition,
-        options: io.options,
-        file_attributes: io.file_attributes,
-        share_cfg: b.share.clone(),
-        links: b.links,
+    let mut eas = Vec::new();
+    let mut allocation = None;
+    for c in &io.contexts {
+        match c.name.as_slice() {
+            // Names are at least 4 bytes (MS-SMB2 2.2.13.2).
+            n if n.len() < 4 => return Err(NtStatus::INVALID_PARAMETER),
+            b"ExtA" => {
+                eas = crate::wire::info::parse_ea_list(&c.data)
+                    .map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                super::setinfo::check_ea_names(&eas)?;
+            }
+            b"AlSi" => {
+                let v: [u8; 8] = c
+                    .data
+                    .get(..8)
+                    .and_then(|d| d.try_into().ok())
+                    .ok_or(NtStatus::INVALID_PARAMETER)?;
+                allocation = Some(u64::from_le_bytes(v));
+            }
+            // Previous versions (snapshots): there are none here.
+            b"TWrp" => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+            _ => {}
+        }
+    }
+    let deadline = tokio::time::Instant::now() + super::filetable::BREAK_TIMEOUT;
+    let mut first_attempt = true;
+    let o = loop {
+        let params = Params {
+            rel: rel.clone(),
+            access: access_,
+            share: io.share_access,
+            disposition: io.disposition,
+            options: io.options,
+            file_attributes: io.file_attributes,
+            share_cfg: b.share.clone(),
+            links: b.links,
+            oplock: io.oplock,
+            file_id: io.file_id,
+            breaks: ctx.breaks.clone(),
+            first_attempt,
+            eas: eas.clone(),
+            allocation,
+            root_key: b.root_key,
+        };
+        let root = b.root.clone();
+        let dctx = b.ctx.clone();
+        match creds::run_as(b.ctx.identity, &ctx.user, move || {
+            open_blocking(root, dctx, params)
+        })
+        .await?
+        {
+            Attempt::Opened(o) => break o,
+            Attempt::Wait(w) => {
+                tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, "waiting for an oplock break");
+                ctx.hint.going_async();
+                w.wait(deadline).await;
+                first_attempt = false;
+            }
+        }
     };
-    let root = b.root.clone();
-    let dctx = b.ctx.clone();
-    let o = creds::run_as(b.ctx.identity, &ctx.user, move || {
-        open_blocking(root, dctx, params)
-    })
-    .await?;
 
     let mut contexts = Vec::new();
     for c in &io.contexts {
@@ -483,14 +620,14 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
             _ => {}
         }
     }
-    let info = stat::network_open_info(&o.st, o.attributes);
+    let info = stat::network_open_info(&o.st, o.attributes, o.created);
     let open = Arc::new(Open {
         id: io.file_id,
         fd: Arc::new(o.fd),
         kind: o.kind,
         is_dir: o.st.is_dir(),
         access: o.granted,
-        rel: std::sync::Mutex::new(o.rel),
+        rel: o.rel,
         table: o.table,
         delete_on_close: AtomicBool::new(io.options & options::DELETE_ON_CLOSE != 0),
         position: AtomicU64::new(0),
@@ -513,7 +650,7 @@ async fn create_inner(b: &DiskBackend, ctx: &RequestCtx, io: &CreateIn) -> NtRes
         .insert(io.file_id.volatile, open);
     tracing::debug!(target: "smbd::disk", share = %b.share.name, name = %io.name, action = ?o.action, "open");
     Ok(CreateOut {
-        oplock: OplockLevel::None,
+        oplock: o.oplock,
         flags: 0,
         action: o.action,
         info,
@@ -568,9 +705,11 @@ pub(super) async fn close(b: &DiskBackend, ctx: &RequestCtx, io: CloseIn) -> NtR
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let dos = stat::dos_info(&*open.fd);
         Some(stat::network_open_info(
             &st,
-            stat::attributes(&st, stat::stored_attributes(&*open.fd), &name),
+            stat::attributes(&st, dos.attributes, &name),
+            dos.created,
         ))
     } else {
         None

@@ -86,15 +86,18 @@ pub fn check_component(c: &str) -> Result<(), NtStatus> {
 /// Parses a client name. `::$DATA` (the unnamed stream) is accepted and
 /// dropped; other stream names are refused (named streams are not served).
 pub fn parse(name: &str) -> Result<RelPath, NtStatus> {
+    // '/' separates components too (as Samba takes it; it is no character
+    // a Windows name may hold).
+    let is_sep = |c: char| c == '\\' || c == '/';
     let mut path = PathBuf::new();
-    let trimmed = name.strip_suffix('\\').unwrap_or(name);
+    let trimmed = name.strip_suffix(is_sep).unwrap_or(name);
     if trimmed.is_empty() {
         return Ok(RelPath::root());
     }
-    if trimmed.starts_with('\\') {
+    if trimmed.starts_with(is_sep) {
         return Err(NtStatus::INVALID_PARAMETER);
     }
-    let parts: Vec<&str> = trimmed.split('\\').collect();
+    let parts: Vec<&str> = trimmed.split(is_sep).collect();
     let last = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
         let part = if i == last {
@@ -269,7 +272,9 @@ mod tests {
             Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
         );
         assert_eq!(parse("\\abs"), Err(NtStatus::INVALID_PARAMETER));
-        assert_eq!(parse("a/b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(parse("a/b").unwrap().as_path(), Path::new("a/b"));
+        assert_eq!(parse("/abs"), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(parse("a/../../b"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
         assert_eq!(parse("a\\\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("*.txt"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\u{1}b"), Err(NtStatus::OBJECT_NAME_INVALID));

@@ -10,8 +10,8 @@ use crate::ntvfs::types::access;
 use crate::ntvfs::*;
 use crate::wire::NtStatus;
 
-fn basic(st: &Stat, attributes: u32) -> BasicInfo {
-    let n = stat::network_open_info(st, attributes);
+fn basic(st: &Stat, attributes: u32, created: Option<u64>) -> BasicInfo {
+    let n = stat::network_open_info(st, attributes, created);
     BasicInfo {
         creation_time: n.creation_time,
         last_access_time: n.last_access_time,
@@ -129,6 +129,15 @@ fn fs_info(b: &DiskBackend, class: FsInfoClass) -> NtResult<FsInfo> {
             max_name_len: 255,
             name: "NTFS".into(),
         },
+        // No quotas are enforced: no thresholds, no limits.
+        FsInfoClass::Control => FsInfo::Control {
+            free_space_start_filtering: 0,
+            free_space_threshold: 0,
+            free_space_stop_filtering: 0,
+            default_quota_threshold: u64::MAX,
+            default_quota_limit: u64::MAX,
+            flags: 0,
+        },
         FsInfoClass::ObjectId => FsInfo::ObjectId {
             object_id: [0; 16],
             extended: [0; 48],
@@ -192,14 +201,15 @@ pub(super) async fn query_info(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let attributes = stat::attributes(&st, stat::stored_attributes(&*open.fd), &name);
+    let dos = stat::dos_info(&*open.fd);
+    let attributes = stat::attributes(&st, dos.attributes, &name);
     let delete_pending = open.table.state.delete_pending();
     match io.request {
         InfoRequest::File(class) => {
             let info = match class {
                 FileInfoClass::Basic => {
                     need(access::FILE_READ_ATTRIBUTES)?;
-                    FileInfo::Basic(basic(&st, attributes))
+                    FileInfo::Basic(basic(&st, attributes, dos.created))
                 }
                 FileInfoClass::Standard => FileInfo::Standard(standard(&st, delete_pending)),
                 FileInfoClass::Internal => FileInfo::Internal {
@@ -226,7 +236,7 @@ pub(super) async fn query_info(
                 FileInfoClass::All => {
                     need(access::FILE_READ_ATTRIBUTES)?;
                     FileInfo::All(AllInfo {
-                        basic: basic(&st, attributes),
+                        basic: basic(&st, attributes, dos.created),
                         standard: standard(&st, delete_pending),
                         index_number: st.ino,
                         ea_size: ea_size(&ea_list(&open)),
@@ -262,7 +272,7 @@ pub(super) async fn query_info(
                 },
                 FileInfoClass::NetworkOpen => {
                     need(access::FILE_READ_ATTRIBUTES)?;
-                    FileInfo::NetworkOpen(stat::network_open_info(&st, attributes))
+                    FileInfo::NetworkOpen(stat::network_open_info(&st, attributes, dos.created))
                 }
                 FileInfoClass::AttributeTag => {
                     need(access::FILE_READ_ATTRIBUTES)?;

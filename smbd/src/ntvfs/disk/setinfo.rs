@@ -25,8 +25,11 @@ fn need(open: &Open, bits: u32) -> NtResult<()> {
 
 fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
     use nix::sys::time::TimeSpec;
+    // 0: leave it; -1 and -2: stop and resume automatic updates (MS-FSCC
+    // 2.4.7), which leave the value as it is too.
+    let keep = |ft: u64| ft == 0 || ft >= u64::MAX - 1;
     let ts = |ft: u64| {
-        if ft == 0 || ft == u64::MAX {
+        if keep(ft) {
             TimeSpec::new(0, libc::UTIME_OMIT)
         } else {
             let (s, n) = time::to_unix(ft);
@@ -35,7 +38,7 @@ fn set_times(fd: &OwnedFd, b: &BasicInfo) -> NtResult<()> {
     };
     if [b.last_access_time, b.last_write_time]
         .iter()
-        .all(|t| *t == 0 || *t == u64::MAX)
+        .all(|t| keep(*t))
     {
         return Ok(());
     }
@@ -62,17 +65,39 @@ async fn basic(
     }
     let fd = open.fd.clone();
     let is_dir = open.is_dir;
+    let name = open
+        .rel
+        .lock()
+        .expect("rel")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     creds::run_as(b.ctx.identity, &ctx.user, move || {
         set_times(&fd, &info)?;
+        if info.creation_time != 0 && info.creation_time < u64::MAX - 1 {
+            // Kept in user.DOSATTRIB: Linux cannot set a birth time.
+            let st = stat::fstat(&*fd)?;
+            let current = stat::attributes(&st, stat::stored_attributes(&*fd), &name);
+            stat::store_created(&*fd, info.creation_time, current & !attr::NORMAL)
+                .map_err(|e| from_io(&e))?;
+        }
         if info.attributes != 0 {
-            if is_dir && info.attributes & attr::DIRECTORY == 0 && info.attributes != attr::NORMAL {
-                // Clearing DIRECTORY on a directory is not possible.
-            }
-            if !is_dir && info.attributes & attr::DIRECTORY != 0 {
+            // A file cannot become a directory, and a directory cannot be
+            // temporary (as on Windows).
+            if (!is_dir && info.attributes & attr::DIRECTORY != 0)
+                || (is_dir && info.attributes & attr::TEMPORARY != 0)
+            {
                 return Err(NtStatus::INVALID_PARAMETER);
             }
-            let keep = attr::READONLY | attr::HIDDEN | attr::SYSTEM | attr::ARCHIVE;
-            let a = info.attributes & keep;
+            let keep = attr::READONLY
+                | attr::HIDDEN
+                | attr::SYSTEM
+                | attr::ARCHIVE
+                | attr::TEMPORARY
+                | attr::OFFLINE;
+            // Sparseness is set by FSCTL_SET_SPARSE, not here.
+            let sparse = stat::stored_attributes(&*fd).unwrap_or(0) & attr::SPARSE_FILE;
+            let a = (info.attributes & keep) | sparse;
             stat::store_attributes(&*fd, a).map_err(|e| from_io(&e))?;
         }
         Ok(())
@@ -113,6 +138,10 @@ async fn rename(
     if source.is_root() {
         return Err(NtStatus::ACCESS_DENIED);
     }
+    if open.is_dir && b.ctx.table.open_below(b.root_key, &source) {
+        // Open files would lose their names.
+        return Err(NtStatus::ACCESS_DENIED);
+    }
     let root = b.root.clone();
     let links = b.links;
     let ctx2 = b.ctx.clone();
@@ -139,6 +168,12 @@ async fn rename(
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => NtStatus::OBJECT_PATH_NOT_FOUND,
             _ => from_io(&e),
         })?;
+        let dkey = stat::fstat(&dst_parent)?.key();
+        match ctx2.table.delete_opens(dkey) {
+            (_, true) => return Err(NtStatus::DELETE_PENDING),
+            (true, _) => return Err(NtStatus::SHARING_VIOLATION),
+            _ => {}
+        }
         let src_name: OsString = source
             .file_name()
             .ok_or(NtStatus::OBJECT_NAME_INVALID)?
@@ -286,6 +321,7 @@ async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> 
     if len > i64::MAX as u64 {
         return Err(NtStatus::INVALID_PARAMETER);
     }
+    open.table.state.break_level2();
     let fd = open.fd.clone();
     tokio::task::spawn_blocking(move || {
         if allocation {
@@ -311,7 +347,14 @@ async fn full_ea(
     if b.share.read_only {
         return Err(NtStatus::ACCESS_DENIED);
     }
-    for ea in &eas {
+    check_ea_names(&eas)?;
+    let fd = open.fd.clone();
+    creds::run_as(b.ctx.identity, &ctx.user, move || write_eas(&fd, &eas)).await
+}
+
+/// EA names are what Windows allows in them.
+pub(super) fn check_ea_names(eas: &[Ea]) -> NtResult<()> {
+    for ea in eas {
         if ea.name.is_empty()
             || ea.name.len() > 255
             || ea
@@ -322,28 +365,30 @@ async fn full_ea(
             return Err(NtStatus(0xc000_0051)); // INVALID_EA_NAME
         }
     }
-    let fd = open.fd.clone();
-    creds::run_as(b.ctx.identity, &ctx.user, move || {
-        let p = path::proc_path(&*fd);
-        for ea in eas {
-            let name = format!("user.{}", ea.name);
-            let r = if ea.value.is_empty() {
-                match stat::xattr_remove(&p, &name) {
-                    Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
-                    r => r,
-                }
-            } else {
-                stat::xattr_set(&p, &name, &ea.value)
-            };
-            r.map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOTSUP) => NtStatus::EAS_NOT_SUPPORTED,
-                Some(libc::E2BIG) | Some(libc::ENOSPC) => NtStatus::EA_TOO_LARGE,
-                _ => from_io(&e),
-            })?;
-        }
-        Ok(())
-    })
-    .await
+    Ok(())
+}
+
+/// Stores EAs as `user.NAME` extended attributes (as Samba does); an empty
+/// value removes one.
+pub(super) fn write_eas<F: AsFd>(fd: &F, eas: &[Ea]) -> NtResult<()> {
+    let p = path::proc_path(fd);
+    for ea in eas {
+        let name = format!("user.{}", ea.name);
+        let r = if ea.value.is_empty() {
+            match stat::xattr_remove(&p, &name) {
+                Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+                r => r,
+            }
+        } else {
+            stat::xattr_set(&p, &name, &ea.value)
+        };
+        r.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTSUP) => NtStatus::EAS_NOT_SUPPORTED,
+            Some(libc::E2BIG) | Some(libc::ENOSPC) => NtStatus::EA_TOO_LARGE,
+            _ => from_io(&e),
+        })?;
+    }
+    Ok(())
 }
 
 pub(super) async fn set_info(b: &DiskBackend, ctx: &RequestCtx, io: SetInfoIn) -> NtResult<()> {

@@ -108,18 +108,62 @@ pub fn fstat<F: AsFd>(fd: &F) -> Result<Stat, NtStatus> {
     statx_at(fd.as_fd(), std::path::Path::new("")).map_err(|e| crate::wire::status::from_io(&e))
 }
 
-/// The stored DOS attributes of the file open as `fd` (any descriptor,
-/// O_PATH included), if any were stored.
-pub fn stored_attributes<F: AsFd>(fd: &F) -> Option<u32> {
-    let p = super::path::proc_path(fd);
-    let v = xattr_get(&p, DOSATTRIB)?;
-    let s = std::str::from_utf8(&v).ok()?.trim_end_matches('\0');
-    u32::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+/// What `user.DOSATTRIB` keeps of a file: its DOS attributes and the
+/// creation time a client set (Linux has no settable birth time). The
+/// value is `0xATTRS` (Samba's oldest form, which Samba still reads),
+/// followed by ` CREATED` (NT time, decimal) when one was set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DosInfo {
+    pub attributes: Option<u32>,
+    pub created: Option<u64>,
 }
 
-pub fn store_attributes<F: AsFd>(fd: &F, attributes: u32) -> std::io::Result<()> {
+/// The DOS information stored for the file open as `fd` (any descriptor,
+/// O_PATH included).
+pub fn dos_info<F: AsFd>(fd: &F) -> DosInfo {
     let p = super::path::proc_path(fd);
-    xattr_set(&p, DOSATTRIB, format!("0x{attributes:x}").as_bytes())
+    let Some(v) = xattr_get(&p, DOSATTRIB) else {
+        return DosInfo::default();
+    };
+    let Ok(s) = std::str::from_utf8(&v) else {
+        return DosInfo::default();
+    };
+    let mut parts = s.trim_end_matches('\0').split(' ');
+    let attributes = parts
+        .next()
+        .and_then(|a| a.strip_prefix("0x"))
+        .and_then(|a| u32::from_str_radix(a, 16).ok());
+    let created = parts.next().and_then(|c| c.parse().ok());
+    DosInfo {
+        attributes,
+        created,
+    }
+}
+
+/// The stored DOS attributes of the file open as `fd`, if any were stored.
+pub fn stored_attributes<F: AsFd>(fd: &F) -> Option<u32> {
+    dos_info(fd).attributes
+}
+
+fn store_dos<F: AsFd>(fd: &F, attributes: u32, created: Option<u64>) -> std::io::Result<()> {
+    let p = super::path::proc_path(fd);
+    let v = match created {
+        Some(c) => format!("0x{attributes:x} {c}"),
+        None => format!("0x{attributes:x}"),
+    };
+    xattr_set(&p, DOSATTRIB, v.as_bytes())
+}
+
+/// Stores the DOS attributes, keeping a stored creation time.
+pub fn store_attributes<F: AsFd>(fd: &F, attributes: u32) -> std::io::Result<()> {
+    store_dos(fd, attributes, dos_info(fd).created)
+}
+
+/// Stores a creation time; `attributes` are stored with it when none
+/// were (the file's current ones).
+pub fn store_created<F: AsFd>(fd: &F, created: u64, attributes: u32) -> std::io::Result<()> {
+    let d = dos_info(fd);
+    store_dos(fd, d.attributes.unwrap_or(attributes), Some(created))
 }
 
 pub fn xattr_get(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
@@ -231,12 +275,15 @@ pub fn attributes(st: &Stat, stored: Option<u32>, name: &str) -> u32 {
     a
 }
 
-pub fn network_open_info(st: &Stat, attributes: u32) -> NetworkOpenInfo {
+/// The times and sizes SMB reports. The change time is the modification
+/// time, as Samba reports it: Linux's ctime moves on every metadata change
+/// and cannot be set.
+pub fn network_open_info(st: &Stat, attributes: u32, created: Option<u64>) -> NetworkOpenInfo {
     NetworkOpenInfo {
-        creation_time: st.creation(),
+        creation_time: created.unwrap_or_else(|| st.creation()),
         last_access_time: time::from_unix(st.atime.0, st.atime.1),
         last_write_time: time::from_unix(st.mtime.0, st.mtime.1),
-        change_time: time::from_unix(st.ctime.0, st.ctime.1),
+        change_time: time::from_unix(st.mtime.0, st.mtime.1),
         allocation_size: st.allocation(),
         end_of_file: st.end_of_file(),
         attributes,
