@@ -122,7 +122,11 @@ impl Server {
             guid,
             start_time: crate::wire::time::now(),
             limits,
-            next_session: AtomicU64::new(u64::from_le_bytes(seed) >> 16 | 1),
+            // Session ids fit in 32 bits, as Samba's do (smbtorture's
+            // session-id test keeps one in a 32-bit variable).
+            next_session: AtomicU64::new(
+                u64::from(u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) >> 1) | 1,
+            ),
             connections: AtomicUsize::new(0),
             sessions: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
@@ -138,7 +142,13 @@ impl Server {
     }
 
     pub fn new_session_id(&self) -> u64 {
-        self.next_session.fetch_add(1, Ordering::Relaxed)
+        // Never 0 (no session) and never past 32 bits.
+        loop {
+            let id = self.next_session.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff;
+            if id != 0 && id != 0xffff_ffff {
+                return id;
+            }
+        }
     }
 }
 

@@ -683,7 +683,7 @@ impl Connection {
                 }
             };
             if status.is_error() && status != NtStatus::MORE_PROCESSING_REQUIRED {
-                tracing::debug!(target: LOG, peer = %self.peer, command = h.command.name(), message_id = h.message_id, %status, "request failed");
+                tracing::debug!(target: LOG, peer = %self.peer, command = h.command.name(), message_id = h.message_id, session = format_args!("{:#x}", session_id), %status, "request failed");
             }
             // The session the response belongs to (SESSION_SETUP may have
             // created it).

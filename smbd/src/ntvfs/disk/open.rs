@@ -166,6 +166,19 @@ fn open_blocking(
     let truncating;
     let action;
     let created_fd: Option<OwnedFd>;
+    // A file made read-only by this very create cannot be deleted on close.
+    let sets_attributes = if exists {
+        !matches!(
+            p.disposition,
+            disposition::OPEN | disposition::OPEN_IF | disposition::CREATE
+        )
+    } else {
+        !matches!(p.disposition, disposition::OPEN | disposition::OVERWRITE)
+    };
+    let makes_readonly = p.file_attributes & attr::READONLY != 0 && sets_attributes;
+    if makes_readonly && p.options & options::DELETE_ON_CLOSE != 0 {
+        return Err(NtStatus::CANNOT_DELETE);
+    }
     if exists {
         match p.disposition {
             disposition::CREATE => return Err(NtStatus::OBJECT_NAME_COLLISION),

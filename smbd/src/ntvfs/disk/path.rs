@@ -83,8 +83,9 @@ pub fn check_component(c: &str) -> Result<(), NtStatus> {
     Ok(())
 }
 
-/// Parses a client name. `::$DATA` (the unnamed stream) is accepted and
-/// dropped; other stream names are refused (named streams are not served).
+/// Parses a client name. Streams (`name:stream:type`) are not served and
+/// the share does not say it has them (FILE_NAMED_STREAMS): a name with
+/// ':' is invalid, as Samba answers on such a share.
 pub fn parse(name: &str) -> Result<RelPath, NtStatus> {
     // '/' separates components too (as Samba takes it; it is no character
     // a Windows name may hold).
@@ -98,22 +99,7 @@ pub fn parse(name: &str) -> Result<RelPath, NtStatus> {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let parts: Vec<&str> = trimmed.split(is_sep).collect();
-    let last = parts.len() - 1;
-    for (i, part) in parts.into_iter().enumerate() {
-        let part = if i == last {
-            match part.split_once(':') {
-                None => part,
-                Some((base, stream)) => {
-                    if stream.eq_ignore_ascii_case(":$DATA") {
-                        base
-                    } else {
-                        return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
-                    }
-                }
-            }
-        } else {
-            part
-        };
+    for part in parts {
         match part {
             "." => continue,
             ".." => return Err(NtStatus::OBJECT_PATH_SYNTAX_BAD),
@@ -266,7 +252,7 @@ mod tests {
         assert_eq!(parse("a\\b.txt").unwrap().as_path(), Path::new("a/b.txt"));
         assert_eq!(parse("a\\.\\b").unwrap().as_path(), Path::new("a/b"));
         assert_eq!(parse("dir\\").unwrap().as_path(), Path::new("dir"));
-        assert_eq!(parse("f::$DATA").unwrap().as_path(), Path::new("f"));
+        assert_eq!(parse("f::$DATA"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(
             parse("a\\..\\..\\etc"),
             Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
@@ -278,10 +264,7 @@ mod tests {
         assert_eq!(parse("a\\\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("*.txt"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\u{1}b"), Err(NtStatus::OBJECT_NAME_INVALID));
-        assert_eq!(
-            parse("f:stream:$DATA"),
-            Err(NtStatus::OBJECT_NAME_NOT_FOUND)
-        );
+        assert_eq!(parse("f:stream:$DATA"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("d:x\\f"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(parse("a\\b").unwrap().to_smb(), "a\\b");
     }

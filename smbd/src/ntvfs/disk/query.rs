@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::stat::{self, Stat};
-use super::{DiskBackend, FdKind, Open};
+use super::{DiskBackend, Open};
 use crate::ntvfs::info::*;
 use crate::ntvfs::types::access;
 use crate::ntvfs::*;
@@ -301,8 +301,14 @@ pub(super) async fn query_info(
         }
         InfoRequest::Fs(class) => Ok(QueryInfoOut::Fs(fs_info(b, class)?)),
         InfoRequest::Security(wanted) => {
-            need(access::READ_CONTROL)?;
-            let _ = open.kind == FdKind::Path;
+            // Asking for nothing needs no right and gets an empty
+            // descriptor; the SACL needs a privilege nobody has here.
+            if wanted & secinfo::SACL != 0 {
+                return Err(NtStatus::PRIVILEGE_NOT_HELD);
+            }
+            if wanted & (secinfo::OWNER | secinfo::GROUP | secinfo::DACL) != 0 {
+                need(access::READ_CONTROL)?;
+            }
             Ok(QueryInfoOut::Security(security_descriptor(&st, wanted)))
         }
         InfoRequest::Other { .. } => Err(NtStatus::INVALID_INFO_CLASS),

@@ -420,14 +420,133 @@ pub(super) async fn set_info(b: &DiskBackend, ctx: &RequestCtx, io: SetInfoIn) -
         SetFileInfo::ValidDataLength(_) => Err(NtStatus::NOT_SUPPORTED),
         SetFileInfo::Link { .. } => Err(NtStatus::NOT_SUPPORTED),
         SetFileInfo::ShortName(_) => Err(NtStatus::NOT_SUPPORTED),
-        SetFileInfo::Security { .. } => {
-            // Permissions are the Unix mode bits; changing them through
-            // Windows security descriptors is not implemented.
-            Err(NtStatus::NOT_SUPPORTED)
-        }
+        SetFileInfo::Security {
+            additional,
+            descriptor,
+        } => security(b, ctx, &open, additional, descriptor).await,
         SetFileInfo::Other { .. } => Err(NtStatus::INVALID_INFO_CLASS),
     }
 }
 
 #[allow(dead_code)]
 fn _links(_: Links) {}
+
+/// The Unix id a SID of ours names: S-1-22-1-uid (users) or S-1-22-2-gid
+/// (groups), as Samba maps them.
+fn unix_id(sid: &Sid, kind: u32) -> Option<u32> {
+    match sid.sub_authorities.as_slice() {
+        [k, id] if sid.authority == 22 && *k == kind => Some(*id),
+        _ => None,
+    }
+}
+
+/// The rwx bits an allow entry's access mask gives.
+fn mode_bits(mask: u32) -> u32 {
+    const GENERIC_ALL: u32 = access::GENERIC_ALL;
+    let mut bits = 0;
+    if mask & (access::FILE_READ_DATA | access::GENERIC_READ | GENERIC_ALL) != 0 {
+        bits |= 4;
+    }
+    if mask
+        & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA | access::GENERIC_WRITE | GENERIC_ALL)
+        != 0
+    {
+        bits |= 2;
+    }
+    if mask & (access::FILE_EXECUTE | access::GENERIC_EXECUTE | GENERIC_ALL) != 0 {
+        bits |= 1;
+    }
+    bits
+}
+
+/// SET_INFO security: what the Unix file can hold of a security
+/// descriptor. The owner and group become the file's (when they are Unix
+/// ids we name, S-1-22-...); the DACL's allow entries for the owner, the
+/// group and Everyone become the mode's rwx bits (deny entries and other
+/// SIDs have no place in a mode and are left out); a NULL DACL is
+/// everyone's full access. Querying gives back the descriptor of the mode.
+async fn security(
+    b: &DiskBackend,
+    ctx: &RequestCtx,
+    open: &Arc<Open>,
+    additional: u32,
+    sd: SecurityDescriptor,
+) -> NtResult<()> {
+    if additional & secinfo::SACL != 0 {
+        return Err(NtStatus::PRIVILEGE_NOT_HELD);
+    }
+    if additional & secinfo::DACL != 0 {
+        need(open, access::WRITE_DAC)?;
+    }
+    if additional & (secinfo::OWNER | secinfo::GROUP) != 0 {
+        need(open, access::WRITE_OWNER)?;
+    }
+    if b.share.read_only {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    let uid = match (&sd.owner, additional & secinfo::OWNER != 0) {
+        (Some(s), true) => Some(unix_id(s, 1).ok_or(NtStatus(0xc000_005a))?), // INVALID_OWNER
+        _ => None,
+    };
+    let gid = match (&sd.group, additional & secinfo::GROUP != 0) {
+        (Some(s), true) => Some(unix_id(s, 2).ok_or(NtStatus(0xc000_005b))?), // INVALID_PRIMARY_GROUP
+        _ => None,
+    };
+    let fd = open.fd.clone();
+    let set_dacl = additional & secinfo::DACL != 0;
+    creds::run_as(b.ctx.identity, &ctx.user, move || {
+        let st = stat::fstat(&*fd)?;
+        let p = path::proc_path(&*fd);
+        if uid.is_some_and(|u| u != st.uid) || gid.is_some_and(|g| g != st.gid) {
+            nix::unistd::fchownat(
+                nix::fcntl::AT_FDCWD,
+                &p,
+                uid.map(nix::unistd::Uid::from_raw),
+                gid.map(nix::unistd::Gid::from_raw),
+                nix::fcntl::AtFlags::empty(),
+            )
+            .map_err(|e| match e {
+                nix::errno::Errno::EPERM => NtStatus::ACCESS_DENIED,
+                e => from_errno(e),
+            })?;
+        }
+        if set_dacl {
+            let owner = Sid::unix_user(uid.unwrap_or(st.uid));
+            let group = Sid::unix_group(gid.unwrap_or(st.gid));
+            let mode = match &sd.dacl {
+                None => 0o777,
+                Some(acl) => {
+                    let mut mode = 0;
+                    for ace in acl.aces.iter().filter(|a| a.kind == 0) {
+                        // Inherit-only entries say nothing about this file.
+                        if ace.flags & 0x08 != 0 {
+                            continue;
+                        }
+                        let bits = mode_bits(ace.mask);
+                        if ace.sid == owner {
+                            mode |= bits << 6;
+                        } else if ace.sid == group {
+                            mode |= bits << 3;
+                        } else if ace.sid == Sid::world() {
+                            mode |= bits;
+                        }
+                    }
+                    mode
+                }
+            };
+            let mode = (st.mode & 0o7000) | mode;
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &p,
+                nix::sys::stat::Mode::from_bits_truncate(mode),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| match e {
+                nix::errno::Errno::EPERM => NtStatus::ACCESS_DENIED,
+                e => from_errno(e),
+            })?;
+        }
+        Ok(())
+    })
+    .await
+}
