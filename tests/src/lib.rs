@@ -252,9 +252,37 @@ pub fn entry(ino: u64, did: u32, name: &str) -> common::cnid::Entry {
     }
 }
 
-/// A free TCP port on the loopback (bound and released; the daemon binds
-/// it right after).
+/// A free TCP port on the loopback (IPv4 and, where there is one, IPv6)
+/// for a daemon under test to bind right after. It is taken below the
+/// kernel's ephemeral range, so the source ports of the many client
+/// connections the tests (and anything else on the machine) make cannot
+/// take it in between; the daemon may still lose a race with another test
+/// for it, which [`Smbd::start`] handles by trying another.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (from, to) = (10000u16, low.max(10100));
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = from + (h.finish() % u64::from(to - from)) as u16;
+        // 4450/4451: reference servers on the development machines.
+        if port == 4450 || port == 4451 || port == 445 {
+            continue;
+        }
+        let v4 = std::net::TcpListener::bind(("127.0.0.1", port));
+        let v6 = std::net::TcpListener::bind(("::1", port));
+        let v6_ok = match &v6 {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+        };
+        if v4.is_ok() && v6_ok {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -274,48 +302,66 @@ pub struct Smbd {
 
 impl Smbd {
     /// Writes smb.conf with `[global]` extras and share sections (raw
-    /// text), creates the directories it names and starts smbd.
+    /// text), creates the directories it names and starts smbd on a free
+    /// port (another one if that port is taken before smbd binds it).
     pub fn start(dir: &Path, global_extra: &str, shares: &str) -> Smbd {
-        let port = free_port();
         for d in ["state", "cache", "lock", "private", "run"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         std::fs::set_permissions(dir.join("private"), std::fs::Permissions::from_mode(0o700))
             .unwrap();
         let conf = dir.join("smb.conf");
-        let d = dir.display();
-        std::fs::write(
-            &conf,
-            format!(
-                "[global]\n  workgroup = TESTGRP\n  netbios name = OURSRV\n  smb ports = {port}\n  interfaces = lo\n  bind interfaces only = yes\n  disable netbios = yes\n  state directory = {d}/state\n  cache directory = {d}/cache\n  lock directory = {d}/lock\n  private dir = {d}/private\n  pid directory = {d}/run\n  map to guest = bad user\n{global_extra}\n{shares}\n"
-            ),
-        )
-        .unwrap();
         let log = dir.join("smbd.log");
-        let child = Command::new(bin("smbd"))
-            .arg("-F")
-            .arg("--debug-stdout")
-            .arg("-d")
-            .arg("3")
-            .arg("-s")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start smbd");
-        let s = Smbd {
-            child: Some(child),
-            port,
-            dir: dir.to_path_buf(),
-            conf,
-            log,
-        };
-        wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        })
-        .unwrap_or_else(|| panic!("smbd does not listen on {port}: {}", s.log_text()));
-        s
+        let errors = dir.join("smbd.stderr");
+        let d = dir.display();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            std::fs::write(
+                &conf,
+                format!(
+                    "[global]\n  workgroup = TESTGRP\n  netbios name = OURSRV\n  smb ports = {port}\n  interfaces = lo\n  bind interfaces only = yes\n  disable netbios = yes\n  state directory = {d}/state\n  cache directory = {d}/cache\n  lock directory = {d}/lock\n  private dir = {d}/private\n  pid directory = {d}/run\n  map to guest = bad user\n{global_extra}\n{shares}\n"
+                ),
+            )
+            .unwrap();
+            let child = Command::new(bin("smbd"))
+                .arg("-F")
+                .arg("--debug-stdout")
+                .arg("-d")
+                .arg("3")
+                .arg("-s")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::fs::File::create(&errors).unwrap())
+                .spawn()
+                .expect("start smbd");
+            let mut s = Smbd {
+                child: Some(child),
+                port,
+                dir: dir.to_path_buf(),
+                conf: conf.clone(),
+                log: log.clone(),
+            };
+            let up = wait_for(Duration::from_secs(20), || {
+                if let Ok(Some(_)) = s.child.as_mut().expect("running").try_wait() {
+                    return Some(false);
+                }
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .ok()
+                    .map(|_| true)
+            });
+            let err = std::fs::read_to_string(&errors).unwrap_or_default();
+            match up {
+                Some(true) => return s,
+                Some(false) if attempt < 5 && err.contains("in use") => {
+                    s.child = None;
+                    continue;
+                }
+                _ => panic!("smbd does not listen on {port}:\n{err}\n{}", s.log_text()),
+            }
+        }
     }
 
     /// Adds `user` (a Unix account) with `password` through our smbpasswd.

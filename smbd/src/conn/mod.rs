@@ -569,6 +569,8 @@ impl Connection {
         let mut prev_file: Option<FileId> = None;
         let mut create_err: Option<NtStatus> = None;
         let mut encrypt_with: Option<Arc<Session>> = None;
+        let mut to_sign: Vec<(usize, Arc<Session>)> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
         let mut continuation = None;
         let count = elements.len();
         for (i, (h, msg, pending)) in elements.into_iter().enumerate() {
@@ -697,6 +699,7 @@ impl Connection {
                 );
             }
             let start = out.len();
+            starts.push(start);
             rh.emit(&mut out);
             if status == NtStatus::PENDING
                 || !crate::cmd::has_normal_body(status) && body.is_empty()
@@ -714,12 +717,9 @@ impl Connection {
                 if encrypted.is_some() || s.must_encrypt(tree_id) {
                     encrypt_with = Some(s.clone());
                 } else if s.should_sign(&h, status) {
-                    s.sign(
-                        &mut out[start..],
-                        self.negotiated()
-                            .map(|n| n.signing)
-                            .unwrap_or(SigningAlgo::HmacSha256),
-                    );
+                    // Signed once the next response has set NextCommand
+                    // in this one's header: the signature covers it.
+                    to_sign.push((start, s.clone()));
                 }
             }
             if h.command == Command::NEGOTIATE && status == NtStatus::SUCCESS {
@@ -756,6 +756,22 @@ impl Connection {
                 None => {
                     self.pending.lock().expect("pending").remove(&h.message_id);
                 }
+            }
+        }
+        if !to_sign.is_empty() {
+            let algo = self
+                .negotiated()
+                .map(|n| n.signing)
+                .unwrap_or(SigningAlgo::HmacSha256);
+            // Each response of the compound is signed over its own bytes
+            // and padding, up to where the next one starts.
+            for (start, s) in &to_sign {
+                let end = starts
+                    .iter()
+                    .copied()
+                    .find(|x| x > start)
+                    .unwrap_or(out.len());
+                s.sign(&mut out[*start..end], algo);
             }
         }
         if !out.is_empty() {

@@ -494,10 +494,9 @@ pub async fn session_setup(conn: &Arc<Connection>, req: &Request) -> Outcome {
             let server_mandatory = g.server_signing == ServerSigning::Mandatory;
             let client_requires = negd.client_security_mode & security_mode::SIGNING_REQUIRED != 0
                 || u16::from(ssin.security_mode) & security_mode::SIGNING_REQUIRED != 0;
-            if guest && server_mandatory {
-                tracing::info!(target: LOG, peer = %conn.peer, "guest logon refused: server signing is mandatory and guests cannot sign");
-                return fail(NtStatus::ACCESS_DENIED);
-            }
+            // Guest and anonymous sessions have no key to sign with: as in
+            // Samba and MS-SMB2 3.3.5.5.3, mandatory signing applies to
+            // authenticated sessions only (signing_required below).
             let encrypt_required = g.smb_encrypt == SmbEncrypt::Required;
             let can_encrypt = negd.cipher.is_some() && !guest;
             if encrypt_required && !can_encrypt {

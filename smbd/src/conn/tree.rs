@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::smbconf::{Share, SmbEncrypt, UserOrGroup};
 
 use super::{Connection, Outcome, Request};
+use crate::cmd::negotiate::dialect;
 use crate::cmd::tree_connect::{self as tc, TreeConnectOut, share_flags, share_type};
 use crate::ntvfs::disk::{DiskBackend, DiskShare};
 use crate::ntvfs::ipc::IpcBackend;
 use crate::ntvfs::types::access;
 use crate::ntvfs::{Ntvfs, UserToken};
 use crate::wire::NtStatus;
+use crate::wire::header::flags;
 
 const LOG: &str = "smbd::tree";
 
@@ -129,6 +131,20 @@ pub async fn connect(conn: &Arc<Connection>, req: &Request) -> Outcome {
     let Some(session) = conn.session(req.session_id).filter(|s| s.is_valid()) else {
         return Outcome::err(NtStatus::USER_SESSION_DELETED);
     };
+    // SMB 3.1.1 protects the negotiation by signing the tree connect
+    // (MS-SMB2 3.3.5.7): an authenticated session's TREE_CONNECT must be
+    // signed or encrypted even where signing is otherwise optional. Samba
+    // answers an unsigned one with ACCESS_DENIED; so do we.
+    if conn
+        .negotiated()
+        .is_some_and(|n| n.dialect >= dialect::SMB3_11)
+        && session.can_sign()
+        && req.encrypted.is_none()
+        && req.header.flags & flags::SIGNED == 0
+    {
+        tracing::info!(target: LOG, peer = %conn.peer, "unsigned TREE_CONNECT on SMB 3.1.1 refused");
+        return Outcome::err(NtStatus::ACCESS_DENIED);
+    }
     let tin = match tc::parse(&req.msg) {
         Ok(t) => t,
         Err(e) => {

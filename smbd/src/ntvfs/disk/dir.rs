@@ -145,7 +145,7 @@ pub(super) async fn query_directory(
                     stored.created,
                 ),
                 ea_size: 0,
-                short_name: String::new(),
+                short_name: super::mangle::dir_short_name(&name),
                 file_id: st.ino,
                 name,
             };

@@ -11,6 +11,7 @@ pub mod stat;
 mod dir;
 mod fsctl;
 mod io;
+mod mangle;
 mod open;
 mod query;
 mod setinfo;

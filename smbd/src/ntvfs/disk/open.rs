@@ -251,7 +251,9 @@ fn open_blocking(
             )
             .or_else(|e| {
                 // Without read permission on what we create (create
-                // mask), open it for writing only.
+                // mask), open it for writing only. When that fails too,
+                // the create itself was refused (no write permission on
+                // the directory): report that, not the missing file.
                 if e.raw_os_error() == Some(libc::EACCES) {
                     openat2(
                         parent.as_fd(),
@@ -260,6 +262,7 @@ fn open_blocking(
                         0,
                         Links::Beneath,
                     )
+                    .map_err(|_| e)
                 } else {
                     Err(e)
                 }

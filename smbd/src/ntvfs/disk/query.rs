@@ -247,7 +247,14 @@ pub(super) async fn query_info(
                         name: smb_name(&open),
                     })
                 }
-                FileInfoClass::AlternateName => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+                FileInfoClass::AlternateName => FileInfo::AlternateName {
+                    // The share root has no name of its own; Samba answers ".".
+                    name: if name.is_empty() {
+                        ".".into()
+                    } else {
+                        super::mangle::alternate_name(&name)
+                    },
+                },
                 FileInfoClass::Stream => {
                     if st.is_dir() {
                         FileInfo::Stream(Vec::new())
