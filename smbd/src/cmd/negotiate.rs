@@ -117,7 +117,8 @@ fn count(r: &mut Reader<'_>, what: &'static str) -> Result<usize, WireError> {
     }
 }
 
-fn parse_context(kind: u16, data: &[u8]) -> Result<NegContext, WireError> {
+/// The data of one negotiate context of type `kind`.
+pub fn parse_context(kind: u16, data: &[u8]) -> Result<NegContext, WireError> {
     let mut r = Reader::new(data);
     Ok(match kind {
         context_type::PREAUTH_INTEGRITY => {
@@ -237,7 +238,8 @@ pub struct NegotiateOut {
     pub contexts: Vec<NegContext>,
 }
 
-fn emit_context(c: &NegContext, out: &mut Vec<u8>) {
+/// One negotiate context: ContextType, DataLength, Reserved, Data.
+pub fn emit_context(c: &NegContext, out: &mut Vec<u8>) {
     let (kind, data) = match c {
         NegContext::Preauth {
             hash_algorithms,

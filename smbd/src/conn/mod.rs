@@ -7,7 +7,7 @@ mod dispatch;
 mod frame;
 pub mod oplock;
 pub mod session;
-mod smb1;
+pub mod smb1;
 pub mod tree;
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use crate::crypto::{self, Cipher, Preauth, SigningAlgo};
 use crate::ntvfs::FileId;
 use crate::server::Server;
 use crate::wire::NtStatus;
-use crate::wire::header::{self, Command, HEADER_LEN, Header, Target, flags};
+use crate::wire::header::{self, Command, Header, Target, flags};
 use crate::wire::nbss::{self, FrameHeader};
 
 const LOG: &str = "smbd::conn";
@@ -50,7 +50,66 @@ pub mod transform {
     pub const LEN: usize = SESSION_ID.end;
     /// The part the AEAD authenticates: from the nonce on.
     pub const AAD: Range<usize> = 20..52;
+    /// Flags (EncryptionAlgorithm in 3.0): the message is encrypted.
+    pub const ENCRYPTED: u16 = 0x0001;
+
+    /// The SMB2 TRANSFORM_HEADER (MS-SMB2 2.2.41) in front of an encrypted
+    /// message.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TransformHeader {
+        pub signature: [u8; 16],
+        pub nonce: [u8; 16],
+        pub original_size: u32,
+        pub flags: u16,
+        pub session_id: u64,
+    }
+
+    impl TransformHeader {
+        /// The header at the start of `data`, checked against the message
+        /// that follows it (which must hold at least an SMB2 header).
+        pub fn parse(data: &[u8]) -> Result<TransformHeader, String> {
+            let h = data
+                .get(..LEN)
+                .filter(|_| data.len() >= LEN + crate::wire::header::HEADER_LEN)
+                .ok_or("truncated transform header")?;
+            let array = |r: Range<usize>| -> [u8; 16] { h[r].try_into().expect("16 bytes") };
+            if h[..SIGNATURE.start] != PROTOCOL_ID {
+                return Err("not a transform header".into());
+            }
+            let t = TransformHeader {
+                signature: array(SIGNATURE),
+                nonce: array(NONCE),
+                original_size: u32::from_le_bytes(h[ORIGINAL_SIZE].try_into().expect("4 bytes")),
+                flags: u16::from_le_bytes(h[FLAGS].try_into().expect("2 bytes")),
+                session_id: u64::from_le_bytes(h[SESSION_ID].try_into().expect("8 bytes")),
+            };
+            if t.original_size as usize != data.len() - LEN {
+                return Err(format!(
+                    "transform OriginalMessageSize {} does not match the {} bytes sent",
+                    t.original_size,
+                    data.len() - LEN
+                ));
+            }
+            if t.flags != ENCRYPTED {
+                return Err("transform flags are not \"encrypted\"".into());
+            }
+            Ok(t)
+        }
+
+        pub fn emit(&self) -> [u8; LEN] {
+            let mut out = [0u8; LEN];
+            out[..SIGNATURE.start].copy_from_slice(&PROTOCOL_ID); //          0..4
+            out[SIGNATURE].copy_from_slice(&self.signature); //                4..20
+            out[NONCE].copy_from_slice(&self.nonce); //                       20..36
+            out[ORIGINAL_SIZE].copy_from_slice(&self.original_size.to_le_bytes()); // 36..40
+            //                                                                40..42 Reserved
+            out[FLAGS].copy_from_slice(&self.flags.to_le_bytes()); //         42..44
+            out[SESSION_ID].copy_from_slice(&self.session_id.to_le_bytes()); // 44..52
+            out
+        }
+    }
 }
+
 
 /// What NEGOTIATE settled.
 #[derive(Debug, Clone)]
@@ -446,25 +505,8 @@ impl Connection {
     }
 
     fn decrypt(&self, data: &[u8]) -> Result<(Vec<u8>, u64), String> {
-        if data.len() < transform::LEN + HEADER_LEN {
-            return Err("truncated transform header".into());
-        }
-        let sid = u64::from_le_bytes(data[transform::SESSION_ID].try_into().expect("8 bytes"));
-        let size = u32::from_le_bytes(data[transform::ORIGINAL_SIZE].try_into().expect("4 bytes"))
-            as usize;
-        if size != data.len() - transform::LEN {
-            return Err(format!(
-                "transform OriginalMessageSize {size} does not match the {} bytes sent",
-                data.len() - transform::LEN
-            ));
-        }
-        if u16::from_le_bytes([
-            data[transform::FLAGS.start],
-            data[transform::FLAGS.start + 1],
-        ]) != 1
-        {
-            return Err("transform flags are not \"encrypted\"".into());
-        }
+        let th = transform::TransformHeader::parse(data)?;
+        let sid = th.session_id;
         let session = self
             .session(sid)
             .ok_or_else(|| format!("encrypted message for unknown session {sid:#x}"))?;
@@ -476,15 +518,13 @@ impl Connection {
             .keys()
             .ok_or("encrypted message for a session without keys")?;
         let mut plain = data[transform::LEN..].to_vec();
-        let mut tag = [0u8; 16];
-        tag.copy_from_slice(&data[transform::SIGNATURE]);
         crypto::decrypt(
             cipher,
             &keys.decryption,
-            &data[transform::NONCE],
+            &th.nonce,
             &data[transform::AAD],
             &mut plain,
-            &tag,
+            &th.signature,
         )
         .map_err(|e| format!("session {sid:#x}: {e}"))?;
         Ok((plain, sid))
@@ -876,5 +916,57 @@ impl Future for CatchPanic {
                 Poll::Ready(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transform::{self, TransformHeader};
+    use super::*;
+
+    fn element(next: u32, related: bool, body: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        Header {
+            credit_charge: 1,
+            status: NtStatus::SUCCESS,
+            command: Command::ECHO,
+            credits: 1,
+            flags: if related {
+                flags::RELATED_OPERATIONS
+            } else {
+                0
+            },
+            next_command: next,
+            message_id: 1,
+            target: Target::Tree(0),
+            session_id: 0,
+            signature: [0; 16],
+        }
+        .emit(&mut m);
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[test]
+    fn transform_header_round_trip_and_checks() {
+        let inner = element(0, false, &[4, 0, 0, 0]);
+        let t = TransformHeader {
+            signature: [1; 16],
+            nonce: [2; 16],
+            original_size: inner.len() as u32,
+            flags: transform::ENCRYPTED,
+            session_id: 0x1234,
+        };
+        let mut data = t.emit().to_vec();
+        assert_eq!(&data[..4], b"\xfdSMB");
+        data.extend_from_slice(&inner);
+        assert_eq!(TransformHeader::parse(&data).unwrap(), t);
+        assert!(TransformHeader::parse(&data[..transform::LEN + 63]).is_err());
+        let mut bad = data.clone();
+        bad[36] ^= 1; // OriginalMessageSize
+        assert!(TransformHeader::parse(&bad).is_err());
+        let mut bad = data.clone();
+        bad[42] = 2; // Flags
+        assert!(TransformHeader::parse(&bad).is_err());
     }
 }

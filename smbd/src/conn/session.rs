@@ -140,20 +140,27 @@ impl Session {
         use super::transform as t;
         let v = self.valid()?;
         let cipher = conn.negotiated().and_then(|n| n.cipher)?;
-        let mut out = vec![0u8; t::LEN];
-        out[t::SIGNATURE.start - 4..t::SIGNATURE.start].copy_from_slice(&t::PROTOCOL_ID);
         let n = self.nonce.fetch_add(1, Ordering::Relaxed);
         let mut nonce = [0u8; 16];
         nonce[..8].copy_from_slice(&n.to_le_bytes());
         let salt_len = cipher.nonce_len() - 8;
         nonce[8..8 + salt_len].copy_from_slice(&self.nonce_salt[..salt_len]);
-        out[t::NONCE].copy_from_slice(&nonce);
-        out[t::ORIGINAL_SIZE].copy_from_slice(&(smb.len() as u32).to_le_bytes());
-        out[t::FLAGS].copy_from_slice(&1u16.to_le_bytes());
-        out[t::SESSION_ID].copy_from_slice(&self.id.to_le_bytes());
+        let mut header = t::TransformHeader {
+            signature: [0; 16],
+            nonce,
+            original_size: smb.len() as u32,
+            flags: t::ENCRYPTED,
+            session_id: self.id,
+        };
         let mut data = smb.to_vec();
-        let tag = crypto::encrypt(cipher, &v.keys.encryption, &nonce, &out[t::AAD], &mut data);
-        out[t::SIGNATURE].copy_from_slice(&tag);
+        header.signature = crypto::encrypt(
+            cipher,
+            &v.keys.encryption,
+            &nonce,
+            &header.emit()[t::AAD],
+            &mut data,
+        );
+        let mut out = header.emit().to_vec();
         out.extend_from_slice(&data);
         Some(out)
     }
