@@ -1,0 +1,8 @@
+#![no_main]
+//! READ request parser; the input is the body after the SMB2 header.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = smbd::cmd::read::parse(&smbd_fuzz::smb2_msg(body));
+});
