@@ -10,6 +10,8 @@ set -eu
 secs=${1:?usage: run-all.sh SECONDS [TARGET...]}
 shift
 cd "$(dirname "$0")"
+# The seed corpus is generated from the captures in the repository.
+[ -d corpus ] || python3 seeds.py
 toolchain=${FUZZ_TOOLCHAIN:-+nightly}
 if [ $# -gt 0 ]; then targets=$*; else targets=$(cargo $toolchain fuzz list); fi
 cargo $toolchain fuzz build

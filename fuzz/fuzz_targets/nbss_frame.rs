@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use smbd::conn::transform::{self, TransformHeader};
-use smbd::conn::{smb1, split_compound};
-use smbd::wire::header;
+use smbd::conn::smb1;
+use smbd::wire::header::{self, split_compound};
 use smbd::wire::nbss::{FrameHeader, HEADER_LEN};
 
 fuzz_target!(|data: &[u8]| {
@@ -23,8 +23,8 @@ fuzz_target!(|data: &[u8]| {
             Some(p) if p == transform::PROTOCOL_ID => drop(TransformHeader::parse(payload)),
             Some(p) if p == header::PROTOCOL_ID => {
                 if let Ok(elements) = split_compound(payload) {
-                    for (h, msg) in elements {
-                        smbd_fuzz::parse_request(&h, msg);
+                    for (h, r) in elements {
+                        smbd_fuzz::parse_request(&h, &payload[r]);
                     }
                 }
             }

@@ -3,8 +3,7 @@
 //! (NextCommand chains), and each element's header: parse -> emit -> parse.
 
 use libfuzzer_sys::fuzz_target;
-use smbd::conn::{MAX_COMPOUND, split_compound};
-use smbd::wire::header::{HEADER_LEN, Header};
+use smbd::wire::header::{HEADER_LEN, Header, MAX_COMPOUND, split_compound};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(elements) = split_compound(data) else {
@@ -12,9 +11,14 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(!elements.is_empty() && elements.len() <= MAX_COMPOUND);
     // The elements tile the message, in order.
-    let total: usize = elements.iter().map(|(_, m)| m.len()).sum();
-    assert_eq!(total, data.len());
-    for (h, msg) in &elements {
+    let mut at = 0;
+    for (_, r) in &elements {
+        assert_eq!(r.start, at);
+        at = r.end;
+    }
+    assert_eq!(at, data.len());
+    for (h, r) in &elements {
+        let msg = &data[r.clone()];
         assert!(msg.len() >= HEADER_LEN);
         assert_eq!(&Header::parse(msg).unwrap(), h);
         let mut out = Vec::new();
