@@ -15,6 +15,9 @@ pub struct Credits {
     granted: u64,
     /// used[i] says whether id `low + i` is used.
     used: VecDeque<bool>,
+    /// How many entries of `used` are true (kept so that granting, once
+    /// per response, does not walk a window of up to MAX_CREDITS ids).
+    used_count: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +39,7 @@ impl Default for Credits {
             low: 0,
             granted: 1,
             used: VecDeque::new(),
+            used_count: 0,
         }
     }
 }
@@ -69,17 +73,18 @@ impl Credits {
         for u in self.used.range_mut(from..from + charge as usize) {
             *u = true;
         }
+        self.used_count += charge;
         while self.used.front() == Some(&true) {
             self.used.pop_front();
             self.low += 1;
+            self.used_count -= 1;
         }
         Ok(())
     }
 
     /// Credits the client holds (granted ids not yet used).
     pub fn outstanding(&self) -> u64 {
-        let used_in_window = self.used.iter().filter(|&&u| u).count() as u64;
-        self.granted - self.low - used_in_window
+        self.granted - self.low - self.used_count
     }
 
     /// Grants up to `requested` more (at least one when the client holds
@@ -115,6 +120,7 @@ mod tests {
         assert_eq!(c.consume(4, 1), Err(CreditError::Reused(4)));
         c.consume(2, 1).unwrap();
         assert_eq!(c.outstanding(), 31 - 6);
+        assert_eq!(c.used_count, c.used.iter().filter(|&&u| u).count() as u64);
         assert!(matches!(
             c.consume(40, 1),
             Err(CreditError::OutOfWindow { .. })
