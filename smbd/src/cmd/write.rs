@@ -12,7 +12,8 @@
 use crate::ntvfs::{WriteIn, WriteOut};
 use crate::wire::reader::{Put, WireError};
 
-pub fn parse(msg: &[u8]) -> Result<WriteIn, WireError> {
+/// The data stays in the received message (no copy of up to 8 MiB).
+pub fn parse(msg: &bytes::Bytes) -> Result<WriteIn, WireError> {
     let mut r = super::body(msg, 49, "WRITE")?;
     let data_off = r.u16("WRITE DataOffset")? as usize;
     let length = r.u32("WRITE Length")? as usize;
@@ -22,7 +23,7 @@ pub fn parse(msg: &[u8]) -> Result<WriteIn, WireError> {
     let remaining_bytes = r.u32("WRITE RemainingBytes")?;
     r.skip(4, "WRITE WriteChannelInfo")?;
     let flags = r.u32("WRITE Flags")?;
-    let data = super::buffer(msg, data_off, length, "WRITE data")?.to_vec();
+    let data = msg.slice_ref(super::buffer(msg, data_off, length, "WRITE data")?);
     Ok(WriteIn {
         file_id,
         offset,
@@ -50,7 +51,7 @@ mod tests {
 
     #[test]
     fn smbclient_put() {
-        let w = parse(&testdata::first(Command::WRITE, false)).unwrap();
+        let w = parse(&testdata::first(Command::WRITE, false).into()).unwrap();
         assert_eq!(w.offset, 0);
         assert!(!w.data.is_empty());
         let rsp = testdata::first(Command::WRITE, true);
@@ -65,6 +66,6 @@ mod tests {
         assert_eq!(out, rsp[64..]);
         let mut bad = testdata::first(Command::WRITE, false);
         bad[64 + 4..64 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(parse(&bad).is_err());
+        assert!(parse(&bad.into()).is_err());
     }
 }

@@ -82,12 +82,19 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             format!("frame of {} bytes exceeds {max}", fh.len),
         ));
     }
-    // Memory follows the bytes that come, not the length announced.
-    let mut data = Vec::new();
+    // Memory follows the bytes that come, not the length announced: the
+    // buffer is reserved (address space only) and filled straight from the
+    // socket, never zeroed or copied as it grows.
+    let mut data = Vec::with_capacity(fh.len);
     while data.len() < fh.len {
-        let start = data.len();
-        data.resize(fh.len.min(start + CHUNK), 0);
-        read_on(rd, &mut data[start..], stall).await?;
+        let want = (fh.len - data.len()).min(CHUNK) as u64;
+        let mut part = (&mut *rd).take(want);
+        match tokio::time::timeout(stall, part.read_buf(&mut data)).await {
+            Ok(Ok(0)) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(stalled("in the middle of a message", stall)),
+        }
     }
     Ok(Some((fh.kind, data)))
 }

@@ -110,7 +110,6 @@ pub mod transform {
     }
 }
 
-
 /// What NEGOTIATE settled.
 #[derive(Debug, Clone)]
 pub struct Negotiated {
@@ -199,7 +198,7 @@ pub struct Connection {
 pub struct Request {
     pub header: Header,
     /// The SMB2 message (header and body) of this element.
-    pub msg: Vec<u8>,
+    pub msg: bytes::Bytes,
     /// Received inside an encrypted transform of this session.
     pub encrypted: Option<u64>,
     /// The session/tree/file a related element inherits.
@@ -395,7 +394,9 @@ impl Connection {
                 return Ok(());
             };
             match kind {
-                nbss::kind::SESSION_MESSAGE if session_requested => self.message(data).await?,
+                nbss::kind::SESSION_MESSAGE if session_requested => {
+                    self.message(data.into()).await?
+                }
                 nbss::kind::SESSION_REQUEST if !session_requested => {
                     // Port 139: any called name is fine (Samba answers the
                     // same); names are not checked against ours.
@@ -486,7 +487,7 @@ impl Connection {
         }
     }
 
-    async fn message(self: &Arc<Self>, data: Vec<u8>) -> Result<(), String> {
+    async fn message(self: &Arc<Self>, data: bytes::Bytes) -> Result<(), String> {
         match data.get(..4) {
             Some([0xff, b'S', b'M', b'B']) => {
                 if self.negotiated.lock().expect("negotiated").is_some() {
@@ -496,7 +497,7 @@ impl Connection {
             }
             Some(p) if p == transform::PROTOCOL_ID => {
                 let (plain, sid) = self.decrypt(&data)?;
-                return self.messages(plain, Some(sid)).await;
+                return self.messages(bytes::Bytes::from(plain), Some(sid)).await;
             }
             Some(p) if p == header::PROTOCOL_ID => {}
             _ => return Err("not an SMB2 message".into()),
@@ -532,14 +533,16 @@ impl Connection {
 
     async fn messages(
         self: &Arc<Self>,
-        data: Vec<u8>,
+        data: bytes::Bytes,
         encrypted: Option<u64>,
     ) -> Result<(), String> {
-        // Split the compound and check every element before running any.
-        let elements: Vec<(Header, Vec<u8>)> = header::split_compound(&data)
+        // Split the compound and check every element before running any;
+        // each element is a view into the received message (a WRITE's
+        // data is not copied).
+        let elements: Vec<(Header, bytes::Bytes)> = header::split_compound(&data)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|(h, at)| (h, data[at].to_vec()))
+            .map(|(h, at)| (h, data.slice(at)))
             .collect();
         let dialect = self.negotiated().map(|n| n.dialect);
         let mut prepared = Vec::with_capacity(elements.len());
@@ -595,7 +598,7 @@ impl Connection {
     /// Runs the elements of one compound in order and sends the responses.
     async fn chain(
         self: Arc<Self>,
-        elements: Vec<(Header, Vec<u8>, Arc<PendingReq>)>,
+        elements: Vec<(Header, bytes::Bytes, Arc<PendingReq>)>,
         encrypted: Option<u64>,
     ) {
         let mut out: Vec<u8> = Vec::new();

@@ -279,7 +279,8 @@ pub struct WriteIn {
     pub remaining_bytes: u32,
     /// SMB2_WRITEFLAG_WRITE_THROUGH / WRITE_UNBUFFERED.
     pub flags: u32,
-    pub data: Vec<u8>,
+    /// A view into the received message.
+    pub data: bytes::Bytes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
