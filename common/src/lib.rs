@@ -10,5 +10,6 @@ pub mod daemon;
 pub mod dbparam;
 pub mod fdpass;
 pub mod frame;
+pub mod netbios;
 pub mod smbconf;
 pub mod sockpath;

@@ -1,0 +1,7 @@
+//! nmbd: NetBIOS name service (UDP 137), browsing (UDP 138), master-browser
+//! elections, the browse list and an optional WINS server.
+//!
+//! `wire` holds the codecs (RFC 1002 name service and datagram packets,
+//! MS-BRWS browser frames); the rest is the daemon built on them.
+
+pub mod wire;
