@@ -39,6 +39,53 @@ async fn read_on<R: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// One frame to send: the NBSS header and the payload, kept apart so that
+/// a large payload (a READ's data) is never copied to prepend the header.
+pub struct OutFrame {
+    head: [u8; nbss::HEADER_LEN],
+    payload: Vec<u8>,
+}
+
+impl OutFrame {
+    pub fn new(kind: u8, payload: Vec<u8>) -> OutFrame {
+        OutFrame {
+            head: FrameHeader::emit(kind, payload.len()),
+            payload,
+        }
+    }
+}
+
+/// Writes a frame, header and payload in one system call where the socket
+/// takes them; a client that takes no byte for `stall` is not reading its
+/// responses.
+pub async fn write_frame_on<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    f: &OutFrame,
+    stall: Duration,
+) -> std::io::Result<()> {
+    let mut head: &[u8] = &f.head;
+    let mut body: &[u8] = &f.payload;
+    while !head.is_empty() {
+        let bufs = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
+        match tokio::time::timeout(stall, wr.write_vectored(&bufs)).await {
+            Ok(Ok(0)) => return Err(ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) if n < head.len() => head = &head[n..],
+            Ok(Ok(n)) => {
+                body = &body[n - head.len()..];
+                head = &[];
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(stalled(
+                    "without taking a byte of its responses: it stopped reading",
+                    stall,
+                ));
+            }
+        }
+    }
+    write_on(wr, body, stall).await
+}
+
 /// Writes all of `buf`; a client that takes no byte for `stall` is not
 /// reading its responses.
 pub async fn write_on<W: AsyncWrite + Unpin>(

@@ -30,7 +30,7 @@ use crate::ntvfs::FileId;
 use crate::server::Server;
 use crate::wire::NtStatus;
 use crate::wire::header::{self, Command, Header, Target, flags};
-use crate::wire::nbss::{self, FrameHeader};
+use crate::wire::nbss;
 
 const LOG: &str = "smbd::conn";
 
@@ -183,7 +183,7 @@ pub struct Connection {
     pub server: Arc<Server>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    out: mpsc::Sender<Vec<u8>>,
+    out: mpsc::Sender<frame::OutFrame>,
     pub negotiated: Mutex<Option<Negotiated>>,
     credits: Mutex<Credits>,
     pub sessions: Mutex<HashMap<u64, Arc<Session>>>,
@@ -319,11 +319,11 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, netbios: bool) {
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(512);
+    let (tx, mut rx) = mpsc::channel::<frame::OutFrame>(512);
     let stall = server.limits.stall_timeout;
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if let Err(e) = frame::write_on(&mut wr, &frame, stall).await {
+        while let Some(f) = rx.recv().await {
+            if let Err(e) = frame::write_frame_on(&mut wr, &f, stall).await {
                 tracing::info!(target: LOG, %peer, "cannot send: {e}");
                 break;
             }
@@ -401,8 +401,11 @@ impl Connection {
                     // Port 139: any called name is fine (Samba answers the
                     // same); names are not checked against ours.
                     session_requested = true;
-                    self.send_raw(FrameHeader::emit(nbss::kind::POSITIVE_RESPONSE, 0).to_vec())
-                        .await;
+                    self.send_raw(frame::OutFrame::new(
+                        nbss::kind::POSITIVE_RESPONSE,
+                        Vec::new(),
+                    ))
+                    .await;
                 }
                 nbss::kind::KEEPALIVE => {}
                 k => return Err(format!("unexpected NetBIOS session packet type {k:#04x}")),
@@ -410,7 +413,7 @@ impl Connection {
         }
     }
 
-    async fn send_raw(&self, frame: Vec<u8>) {
+    async fn send_raw(&self, frame: frame::OutFrame) {
         let _ = self.out.send(frame).await;
     }
 
@@ -420,9 +423,8 @@ impl Connection {
             Some(t) => t,
             None => smb,
         };
-        let mut frame = FrameHeader::emit(nbss::kind::SESSION_MESSAGE, payload.len()).to_vec();
-        frame.extend_from_slice(&payload);
-        self.send_raw(frame).await;
+        self.send_raw(frame::OutFrame::new(nbss::kind::SESSION_MESSAGE, payload))
+            .await;
     }
 
     pub fn session(&self, id: u64) -> Option<Arc<Session>> {
