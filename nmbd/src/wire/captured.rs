@@ -1,6 +1,7 @@
 //! UDP payloads captured with tshark on a bridge between two network
 //! namespaces running Samba 4 nmbd (os levels 21 and 22, workgroup
-//! TESTGRP, `interfaces = eth0`), the datagrams to UDP 138 byte for byte.
+//! TESTGRP, `interfaces = eth0`), the datagrams to UDP 138 byte for byte;
+//! `nmbd/tools/capture-samba-browse.sh` repeats the capture.
 
 /// HOST_ANNOUNCEMENT: BWHOST1 (os level 21) at start-up, from 10.99.0.1, to TESTGRP<1d>.
 pub const HOST_ANNOUNCEMENT: [u8; 214] = [
