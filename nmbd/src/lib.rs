@@ -4,4 +4,5 @@
 //! `wire` holds the codecs (RFC 1002 name service and datagram packets,
 //! MS-BRWS browser frames); the rest is the daemon built on them.
 
+pub mod browser;
 pub mod wire;

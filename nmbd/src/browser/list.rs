@@ -1,0 +1,190 @@
+//! The browse list a local master keeps: servers of its workgroup (from
+//! HostAnnouncements) and workgroups (from DomainAnnouncements), each
+//! expiring after three times the periodicity it announced.
+//!
+//! Times are `Instant`s inside; [`BrowseListSnapshot`] is the serializable
+//! form (remaining lifetimes plus the wall-clock time it was taken), so the
+//! list survives a restart and can be handed to smbd.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::browse::Announcement;
+
+/// Bounds against a flood of forged announcements.
+pub const MAX_SERVERS: usize = 4096;
+pub const MAX_WORKGROUPS: usize = 1024;
+/// A periodicity above this is taken as this (so no entry lives forever).
+pub const MAX_PERIODICITY: Duration = Duration::from_secs(60 * 60);
+/// Entries expire after this many periods without an announcement.
+pub const EXPIRY_PERIODS: u32 = 3;
+
+/// One server as served to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub server_type: u32,
+    pub comment: String,
+    pub os_major: u8,
+    pub os_minor: u8,
+    pub periodicity_ms: u32,
+    pub address: Ipv4Addr,
+}
+
+/// One workgroup and its local master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkgroupInfo {
+    pub name: String,
+    pub master: String,
+    pub server_type: u32,
+    pub periodicity_ms: u32,
+    pub address: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BrowseList {
+    servers: BTreeMap<String, (ServerInfo, Instant)>,
+    workgroups: BTreeMap<String, (WorkgroupInfo, Instant)>,
+}
+
+fn expiry(now: Instant, periodicity_ms: u32) -> Instant {
+    let p = Duration::from_millis(periodicity_ms.into()).min(MAX_PERIODICITY);
+    now + p * EXPIRY_PERIODS
+}
+
+impl BrowseList {
+    /// A HostAnnouncement: adds or refreshes the server; a server type or
+    /// periodicity of 0 is a server saying goodbye and removes it.
+    pub fn host_announcement(&mut self, now: Instant, a: &Announcement, address: Ipv4Addr) {
+        let key = a.server_name.to_ascii_uppercase();
+        if a.server_type == 0 || a.periodicity_ms == 0 {
+            self.servers.remove(&key);
+            return;
+        }
+        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_SERVERS {
+            return;
+        }
+        let info = ServerInfo {
+            name: key.clone(),
+            server_type: a.server_type,
+            comment: a.comment.clone(),
+            os_major: a.os_major,
+            os_minor: a.os_minor,
+            periodicity_ms: a.periodicity_ms,
+            address,
+        };
+        self.servers
+            .insert(key, (info, expiry(now, a.periodicity_ms)));
+    }
+
+    /// A DomainAnnouncement (server name = workgroup, comment = master).
+    pub fn domain_announcement(&mut self, now: Instant, a: &Announcement, address: Ipv4Addr) {
+        let key = a.server_name.to_ascii_uppercase();
+        if a.periodicity_ms == 0 {
+            self.workgroups.remove(&key);
+            return;
+        }
+        if !self.workgroups.contains_key(&key) && self.workgroups.len() >= MAX_WORKGROUPS {
+            return;
+        }
+        let info = WorkgroupInfo {
+            name: key.clone(),
+            master: a.comment.to_ascii_uppercase(),
+            server_type: a.server_type,
+            periodicity_ms: a.periodicity_ms,
+            address,
+        };
+        self.workgroups
+            .insert(key, (info, expiry(now, a.periodicity_ms)));
+    }
+
+    /// Drops what was not announced for three periods; returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let before = self.servers.len() + self.workgroups.len();
+        self.servers.retain(|_, (_, t)| *t > now);
+        self.workgroups.retain(|_, (_, t)| *t > now);
+        before - self.servers.len() - self.workgroups.len()
+    }
+
+    /// ResetStateRequest "clear lists".
+    pub fn clear(&mut self) {
+        self.servers.clear();
+        self.workgroups.clear();
+    }
+
+    pub fn servers(&self) -> impl Iterator<Item = &ServerInfo> {
+        self.servers.values().map(|(s, _)| s)
+    }
+
+    pub fn workgroups(&self) -> impl Iterator<Item = &WorkgroupInfo> {
+        self.workgroups.values().map(|(w, _)| w)
+    }
+
+    /// When the next entry expires.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.servers
+            .values()
+            .map(|(_, t)| *t)
+            .chain(self.workgroups.values().map(|(_, t)| *t))
+            .min()
+    }
+
+    pub fn snapshot(&self, now: Instant, wall: SystemTime) -> BrowseListSnapshot {
+        let left = |t: &Instant| t.saturating_duration_since(now).as_millis() as u64;
+        BrowseListSnapshot {
+            taken_unix_ms: wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            servers: self
+                .servers
+                .values()
+                .map(|(s, t)| (s.clone(), left(t)))
+                .collect(),
+            workgroups: self
+                .workgroups
+                .values()
+                .map(|(w, t)| (w.clone(), left(t)))
+                .collect(),
+        }
+    }
+
+    /// The list from a snapshot, less the time that passed since it was
+    /// taken (entries that would have expired meanwhile are dropped).
+    pub fn restore(snap: &BrowseListSnapshot, now: Instant, wall: SystemTime) -> BrowseList {
+        let now_ms = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let passed = now_ms.saturating_sub(snap.taken_unix_ms);
+        let mut list = BrowseList::default();
+        let max = (MAX_PERIODICITY * EXPIRY_PERIODS).as_millis() as u64;
+        for (s, left) in snap.servers.iter().take(MAX_SERVERS) {
+            if let Some(l) = left.min(&max).checked_sub(passed).filter(|l| *l > 0) {
+                let key = s.name.to_ascii_uppercase();
+                list.servers
+                    .insert(key, (s.clone(), now + Duration::from_millis(l)));
+            }
+        }
+        for (w, left) in snap.workgroups.iter().take(MAX_WORKGROUPS) {
+            if let Some(l) = left.min(&max).checked_sub(passed).filter(|l| *l > 0) {
+                let key = w.name.to_ascii_uppercase();
+                list.workgroups
+                    .insert(key, (w.clone(), now + Duration::from_millis(l)));
+            }
+        }
+        list
+    }
+}
+
+/// The browse list as kept across a restart or sent to smbd: each entry
+/// with the milliseconds it had left when `taken_unix_ms` was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowseListSnapshot {
+    pub taken_unix_ms: u64,
+    pub servers: Vec<(ServerInfo, u64)>,
+    pub workgroups: Vec<(WorkgroupInfo, u64)>,
+}
