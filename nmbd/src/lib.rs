@@ -4,4 +4,7 @@
 //! `wire` holds the codecs (RFC 1002 name service and datagram packets,
 //! MS-BRWS browser frames); the rest is the daemon built on them.
 
+pub mod guard;
+pub mod iface;
+pub mod names;
 pub mod wire;
