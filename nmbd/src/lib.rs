@@ -5,4 +5,7 @@
 //! MS-BRWS browser frames); the rest is the daemon built on them.
 
 pub mod browser;
+pub mod guard;
+pub mod iface;
+pub mod names;
 pub mod wire;

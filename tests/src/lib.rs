@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::cnid::{BlockingClient, ClientConfig};
 
+pub mod netns;
 pub mod smb2;
 
 /// A binary of the workspace, from the target directory the tests run in.

@@ -7,5 +7,6 @@ pub mod browse;
 mod captured;
 pub mod cursor;
 pub mod dgram;
+pub mod nbns;
 #[cfg(test)]
 mod tests;

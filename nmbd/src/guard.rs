@@ -1,0 +1,121 @@
+//! Bad input and floods: per-source counters over a window of a few
+//! seconds. The first bad datagram of a source in a window is logged at
+//! once (source and reason); the rest are counted and summed up in one line
+//! per source when the window ends. A source sending more than
+//! [`FLOOD_LIMIT`] datagrams in a window is ignored until the window ends.
+//! Memory is bounded: at most [`MAX_SOURCES`] sources are tracked per
+//! window; beyond that, further sources share one overflow counter.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+pub const WINDOW: Duration = Duration::from_secs(5);
+pub const MAX_SOURCES: usize = 1024;
+/// Datagrams one source may send per window before we stop answering it.
+pub const FLOOD_LIMIT: u32 = 500;
+
+const LOG: &str = "nmbd::badinput";
+
+#[derive(Debug, Default)]
+struct Source {
+    packets: u32,
+    bad: u32,
+    suppressed: u32,
+    last_reason: String,
+    flood_logged: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Guard {
+    sources: HashMap<Ipv4Addr, Source>,
+    overflow: u32,
+}
+
+impl Guard {
+    /// Counts a datagram from `src`; false when the source is flooding.
+    pub fn admit(&mut self, src: Ipv4Addr) -> bool {
+        let full = self.sources.len() >= MAX_SOURCES;
+        let Some(s) = (match self.sources.get_mut(&src) {
+            Some(s) => Some(s),
+            None if full => None,
+            None => Some(self.sources.entry(src).or_default()),
+        }) else {
+            return true;
+        };
+        s.packets = s.packets.saturating_add(1);
+        if s.packets <= FLOOD_LIMIT {
+            return true;
+        }
+        if !s.flood_logged {
+            s.flood_logged = true;
+            tracing::warn!(target: LOG, source = %src, "dropped: flood (more than {FLOOD_LIMIT} datagrams in {}s); ignoring this source until the window ends", WINDOW.as_secs());
+        }
+        false
+    }
+
+    /// A datagram from `src` was dropped for `reason`.
+    pub fn bad(&mut self, src: Ipv4Addr, reason: &dyn std::fmt::Display) {
+        let full = self.sources.len() >= MAX_SOURCES;
+        let s = match self.sources.get_mut(&src) {
+            Some(s) => s,
+            None if full => {
+                self.overflow = self.overflow.saturating_add(1);
+                return;
+            }
+            None => self.sources.entry(src).or_default(),
+        };
+        s.bad = s.bad.saturating_add(1);
+        if s.bad == 1 {
+            tracing::warn!(target: LOG, source = %src, "dropped bad datagram: {reason}");
+        } else {
+            s.suppressed = s.suppressed.saturating_add(1);
+            s.last_reason = reason.to_string();
+        }
+    }
+
+    /// Ends the window: one line per source whose lines were suppressed.
+    pub fn flush(&mut self) {
+        for (src, s) in self.sources.drain() {
+            if s.suppressed > 0 {
+                tracing::warn!(target: LOG, source = %src, "dropped {} more bad datagrams in {}s (last: {})", s.suppressed, WINDOW.as_secs(), s.last_reason);
+            }
+            if s.packets > FLOOD_LIMIT {
+                tracing::warn!(target: LOG, source = %src, "flood: {} datagrams in {}s, {} ignored", s.packets, WINDOW.as_secs(), s.packets - FLOOD_LIMIT);
+            }
+        }
+        if self.overflow > 0 {
+            tracing::warn!(target: LOG, "dropped {} bad datagrams from sources beyond the first {MAX_SOURCES}", self.overflow);
+            self.overflow = 0;
+        }
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.sources.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_flood() {
+        let mut g = Guard::default();
+        for i in 0..(MAX_SOURCES as u32 + 100) {
+            g.bad(Ipv4Addr::from(i), &"x");
+        }
+        assert_eq!(g.tracked(), MAX_SOURCES);
+        assert_eq!(g.overflow, 100);
+        g.flush();
+        assert_eq!(g.tracked(), 0);
+        let src = Ipv4Addr::new(10, 0, 0, 9);
+        for _ in 0..FLOOD_LIMIT {
+            assert!(g.admit(src));
+        }
+        assert!(!g.admit(src));
+        assert!(g.admit(Ipv4Addr::new(10, 0, 0, 8)));
+        g.flush();
+        assert!(g.admit(src));
+    }
+}

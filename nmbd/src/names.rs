@@ -1,0 +1,777 @@
+//! The name service: per served subnet, the names we own and their
+//! registration state; answers to queries, node status, registrations and
+//! releases by others; our registrations by broadcast; the API the browser
+//! uses to register and release its own names ([`NameService`]).
+//!
+//! One task owns all the state (no locks); socket readers send it the
+//! datagrams, the API sends it commands, and a 1 s tick drives the
+//! registration retransmits.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::netbios::NbName;
+use serde::{Deserialize, Serialize};
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::guard::{self, Guard};
+use crate::iface::{self, Interface};
+use crate::wire::nbns::{
+    self, Message, NbEntry, NodeName, NodeStatus, Opcode, STATISTICS_LEN, build, nbflags, rcode,
+};
+
+const LOG: &str = "nmbd::names";
+/// Registration retransmits after the first broadcast, 1 s apart (Samba).
+pub const REG_RETRIES: u8 = 3;
+pub const REG_INTERVAL: Duration = Duration::from_secs(1);
+/// How often interfaces are looked at again.
+pub const RESCAN: Duration = Duration::from_secs(10);
+/// TTL we ask for in registrations (RFC 1002 default, 300000 s) and give in
+/// query answers (Samba: 3 days).
+const REG_TTL: u32 = 300_000;
+const ANSWER_TTL: u32 = 259_200;
+/// The same datagram arriving on both sockets of a subnet within this time
+/// is answered once.
+const DUP_WINDOW: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameKind {
+    Unique,
+    Group,
+}
+
+/// How a registration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegisterResult {
+    /// Nobody objected during the broadcast registration.
+    Registered,
+    /// Someone answered our registration: we do not own the name.
+    Refused { by: Ipv4Addr, rcode: u8 },
+    /// We do not serve that subnet (or it went away, or we are stopping).
+    NoSubnet,
+}
+
+/// Sent to [`NameService::lost_names`] subscribers whenever a name we held
+/// or were registering is no longer ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostName {
+    pub subnet: Ipv4Addr,
+    pub name: NbName,
+    pub why: LostReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    Refused { by: Ipv4Addr, rcode: u8 },
+    InterfaceGone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameState {
+    Registering,
+    Registered,
+    Refused { by: Ipv4Addr, rcode: u8 },
+}
+
+/// For `nmbd --status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetStatus {
+    pub ip: Ipv4Addr,
+    pub broadcast: Ipv4Addr,
+    pub names: Vec<(NbName, NameKind, NameState)>,
+}
+
+/// What the name service needs from smb.conf.
+#[derive(Debug, Clone)]
+pub struct NameConfig {
+    pub netbios_name: String,
+    pub aliases: Vec<String>,
+    pub workgroup: String,
+    pub interfaces: Vec<String>,
+    pub port: u16,
+}
+
+impl NameConfig {
+    pub fn from_conf(g: &common::smbconf::Global) -> NameConfig {
+        NameConfig {
+            netbios_name: g.netbios_name.clone(),
+            aliases: g.netbios_aliases.clone(),
+            workgroup: g.workgroup.clone(),
+            interfaces: g.interfaces.clone(),
+            port: g.nbt_port,
+        }
+    }
+
+    /// Our names on every subnet, in node status order: the NetBIOS name
+    /// first, then the aliases, then the workgroup.
+    pub fn own_names(&self) -> Result<Vec<(NbName, NameKind)>, common::netbios::NameError> {
+        use common::netbios::suffix::*;
+        let mut v = Vec::new();
+        for s in [WORKSTATION, MESSENGER, SERVER] {
+            v.push((NbName::new(&self.netbios_name, s)?, NameKind::Unique));
+        }
+        for a in &self.aliases {
+            for s in [WORKSTATION, SERVER] {
+                v.push((NbName::new(a, s)?, NameKind::Unique));
+            }
+        }
+        for s in [WORKSTATION, BROWSER_ELECTION] {
+            v.push((NbName::new(&self.workgroup, s)?, NameKind::Group));
+        }
+        Ok(v)
+    }
+}
+
+enum Command {
+    Register {
+        subnet: Ipv4Addr,
+        name: NbName,
+        kind: NameKind,
+        done: oneshot::Sender<RegisterResult>,
+    },
+    Release {
+        subnet: Ipv4Addr,
+        name: NbName,
+        done: oneshot::Sender<bool>,
+    },
+    Status(oneshot::Sender<Vec<SubnetStatus>>),
+    Subnets(oneshot::Sender<Vec<Interface>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The handle the rest of nmbd (the browser) uses; cheap to clone.
+#[derive(Clone)]
+pub struct NameService {
+    cmd: mpsc::Sender<Command>,
+    lost: broadcast::Sender<LostName>,
+}
+
+impl NameService {
+    /// Starts the service task: scans interfaces, binds, registers our names.
+    pub fn start(cfg: NameConfig) -> Result<(NameService, JoinHandle<()>), String> {
+        let own = cfg.own_names().map_err(|e| e.to_string())?;
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (lost_tx, _) = broadcast::channel(64);
+        let (in_tx, in_rx) = mpsc::channel(1024);
+        let mut state = State {
+            cfg,
+            own,
+            subnets: BTreeMap::new(),
+            guard: Guard::default(),
+            recent: VecDeque::new(),
+            next_trn: (std::process::id() as u16).wrapping_mul(7919),
+            inbound: in_tx,
+            lost: lost_tx.clone(),
+            bind_failed: HashSet::new(),
+        };
+        let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
+        Ok((
+            NameService {
+                cmd: cmd_tx,
+                lost: lost_tx,
+            },
+            task,
+        ))
+    }
+
+    /// Registers `name` on the subnet whose interface address is `subnet`
+    /// by broadcast; resolves when the registration is over (about 3-4 s).
+    pub async fn register(&self, subnet: Ipv4Addr, name: NbName, kind: NameKind) -> RegisterResult {
+        let (done, rx) = oneshot::channel();
+        let cmd = Command::Register {
+            subnet,
+            name,
+            kind,
+            done,
+        };
+        if self.cmd.send(cmd).await.is_err() {
+            return RegisterResult::NoSubnet;
+        }
+        rx.await.unwrap_or(RegisterResult::NoSubnet)
+    }
+
+    /// Releases `name` on `subnet` (broadcast release); false if it was not
+    /// ours.
+    pub async fn release(&self, subnet: Ipv4Addr, name: NbName) -> bool {
+        let (done, rx) = oneshot::channel();
+        if self
+            .cmd
+            .send(Command::Release { subnet, name, done })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Told whenever a name we held or were registering is lost.
+    pub fn lost_names(&self) -> broadcast::Receiver<LostName> {
+        self.lost.subscribe()
+    }
+
+    pub async fn status(&self) -> Vec<SubnetStatus> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Status(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The interfaces served now.
+    pub async fn subnets(&self) -> Vec<Interface> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Subnets(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Releases every name by broadcast and stops the service.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct OwnName {
+    name: NbName,
+    kind: NameKind,
+    state: NameState,
+    /// Transaction id of our registration, to match answers to it.
+    trn_id: u16,
+    sends_left: u8,
+    waiters: Vec<oneshot::Sender<RegisterResult>>,
+}
+
+impl OwnName {
+    fn nb_flags(&self) -> u16 {
+        nbflags::ONT_B
+            | match self.kind {
+                NameKind::Group => nbflags::GROUP,
+                NameKind::Unique => 0,
+            }
+    }
+}
+
+struct Subnet {
+    iface: Interface,
+    unicast: Arc<UdpSocket>,
+    readers: Vec<JoinHandle<()>>,
+    names: Vec<OwnName>,
+}
+
+impl Drop for Subnet {
+    fn drop(&mut self) {
+        for r in &self.readers {
+            r.abort();
+        }
+    }
+}
+
+struct Inbound {
+    subnet: Ipv4Addr,
+    from: SocketAddrV4,
+    data: Vec<u8>,
+}
+
+struct State {
+    cfg: NameConfig,
+    own: Vec<(NbName, NameKind)>,
+    subnets: BTreeMap<Ipv4Addr, Subnet>,
+    guard: Guard,
+    /// (source, hash of the datagram, when) of the last datagrams.
+    recent: VecDeque<(SocketAddrV4, u64, Instant)>,
+    next_trn: u16,
+    inbound: mpsc::Sender<Inbound>,
+    lost: broadcast::Sender<LostName>,
+    /// Interfaces whose sockets could not be bound (logged once).
+    bind_failed: HashSet<Ipv4Addr>,
+}
+
+impl State {
+    async fn run(
+        &mut self,
+        mut cmds: mpsc::Receiver<Command>,
+        mut inbound: mpsc::Receiver<Inbound>,
+    ) {
+        self.rescan().await;
+        let mut reg_tick = tokio::time::interval_at(Instant::now() + REG_INTERVAL, REG_INTERVAL);
+        let mut rescan = tokio::time::interval_at(Instant::now() + RESCAN, RESCAN);
+        let mut flush = tokio::time::interval_at(Instant::now() + guard::WINDOW, guard::WINDOW);
+        loop {
+            tokio::select! {
+                Some(d) = inbound.recv() => self.datagram(d).await,
+                c = cmds.recv() => match c {
+                    Some(Command::Shutdown(done)) => {
+                        self.release_all().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(c) => self.command(c).await,
+                    None => {
+                        self.release_all().await;
+                        return;
+                    }
+                },
+                _ = reg_tick.tick() => self.registration_tick().await,
+                _ = rescan.tick() => self.rescan().await,
+                _ = flush.tick() => self.guard.flush(),
+            }
+        }
+    }
+
+    fn trn_id(&mut self) -> u16 {
+        self.next_trn = self.next_trn.wrapping_add(1);
+        self.next_trn
+    }
+
+    async fn rescan(&mut self) {
+        let found = iface::scan(&self.cfg.interfaces);
+        let gone: Vec<Ipv4Addr> = self
+            .subnets
+            .keys()
+            .filter(|ip| !found.iter().any(|i| i.ip == **ip))
+            .copied()
+            .collect();
+        for ip in gone {
+            if let Some(s) = self.subnets.remove(&ip) {
+                tracing::warn!(target: LOG, subnet = %ip, "interface gone; its names are lost");
+                for n in &s.names {
+                    if !matches!(n.state, NameState::Refused { .. }) {
+                        let _ = self.lost.send(LostName {
+                            subnet: ip,
+                            name: n.name.clone(),
+                            why: LostReason::InterfaceGone,
+                        });
+                    }
+                }
+            }
+        }
+        for i in found {
+            if self.subnets.contains_key(&i.ip) {
+                continue;
+            }
+            match self.open(i) {
+                Ok(s) => {
+                    tracing::info!(target: LOG, subnet = %i.ip, broadcast = %i.broadcast, port = self.cfg.port, "serving subnet");
+                    self.bind_failed.remove(&i.ip);
+                    self.subnets.insert(i.ip, s);
+                    for (name, kind) in self.own.clone() {
+                        self.start_registration(i.ip, name, kind, None).await;
+                    }
+                }
+                Err(e) => {
+                    if self.bind_failed.insert(i.ip) {
+                        tracing::error!(target: LOG, subnet = %i.ip, "cannot bind port {}: {e}; will retry", self.cfg.port);
+                    }
+                }
+            }
+        }
+    }
+
+    fn open(&self, i: Interface) -> std::io::Result<Subnet> {
+        let port = self.cfg.port;
+        let unicast = Arc::new(iface::udp_socket(SocketAddrV4::new(i.ip, port))?);
+        let mut readers = vec![spawn_reader(unicast.clone(), i.ip, self.inbound.clone())];
+        if i.broadcast != i.ip {
+            match iface::udp_socket(SocketAddrV4::new(i.broadcast, port)) {
+                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, self.inbound.clone())),
+                Err(e) => {
+                    tracing::warn!(target: LOG, subnet = %i.ip, "cannot bind the broadcast address {}:{port}: {e}; broadcasts will not be heard", i.broadcast)
+                }
+            }
+        }
+        Ok(Subnet {
+            iface: i,
+            unicast,
+            readers,
+            names: Vec::new(),
+        })
+    }
+
+    async fn start_registration(
+        &mut self,
+        subnet: Ipv4Addr,
+        name: NbName,
+        kind: NameKind,
+        done: Option<oneshot::Sender<RegisterResult>>,
+    ) {
+        let trn_id = self.trn_id();
+        let Some(s) = self.subnets.get_mut(&subnet) else {
+            if let Some(d) = done {
+                let _ = d.send(RegisterResult::NoSubnet);
+            }
+            return;
+        };
+        if let Some(n) = s.names.iter_mut().find(|n| n.name == name) {
+            match n.state {
+                NameState::Registered => {
+                    if let Some(d) = done {
+                        let _ = d.send(RegisterResult::Registered);
+                    }
+                    return;
+                }
+                NameState::Registering => {
+                    n.waiters.extend(done);
+                    return;
+                }
+                NameState::Refused { .. } => {
+                    // Try again.
+                    n.kind = kind;
+                    n.state = NameState::Registering;
+                    n.trn_id = trn_id;
+                    n.sends_left = REG_RETRIES;
+                    n.waiters.extend(done);
+                }
+            }
+        } else {
+            s.names.push(OwnName {
+                name: name.clone(),
+                kind,
+                state: NameState::Registering,
+                trn_id,
+                sends_left: REG_RETRIES,
+                waiters: done.into_iter().collect(),
+            });
+        }
+        tracing::debug!(target: LOG, subnet = %subnet, name = %name, "registering");
+        let n = s.names.iter().find(|n| n.name == name).expect("just added");
+        send_registration(s, n, self.cfg.port).await;
+    }
+
+    async fn registration_tick(&mut self) {
+        let port = self.cfg.port;
+        for s in self.subnets.values_mut() {
+            let mut to_send = Vec::new();
+            for (i, n) in s.names.iter_mut().enumerate() {
+                if n.state != NameState::Registering {
+                    continue;
+                }
+                if n.sends_left > 0 {
+                    n.sends_left -= 1;
+                    to_send.push(i);
+                } else {
+                    n.state = NameState::Registered;
+                    tracing::info!(target: LOG, subnet = %s.iface.ip, name = %n.name, "registered");
+                    for w in n.waiters.drain(..) {
+                        let _ = w.send(RegisterResult::Registered);
+                    }
+                }
+            }
+            for i in to_send {
+                send_registration(s, &s.names[i], port).await;
+            }
+        }
+    }
+
+    async fn command(&mut self, c: Command) {
+        match c {
+            Command::Register {
+                subnet,
+                name,
+                kind,
+                done,
+            } => {
+                self.start_registration(subnet, name, kind, Some(done))
+                    .await
+            }
+            Command::Release { subnet, name, done } => {
+                let port = self.cfg.port;
+                let trn = self.trn_id();
+                let ok = match self.subnets.get_mut(&subnet) {
+                    Some(s) => match s.names.iter().position(|n| n.name == name) {
+                        Some(i) => {
+                            let mut n = s.names.remove(i);
+                            for w in n.waiters.drain(..) {
+                                let _ = w.send(RegisterResult::NoSubnet);
+                            }
+                            if !matches!(n.state, NameState::Refused { .. }) {
+                                send_release(s, &n, trn, port).await;
+                            }
+                            true
+                        }
+                        None => false,
+                    },
+                    None => false,
+                };
+                let _ = done.send(ok);
+            }
+            Command::Status(tx) => {
+                let v = self
+                    .subnets
+                    .values()
+                    .map(|s| SubnetStatus {
+                        ip: s.iface.ip,
+                        broadcast: s.iface.broadcast,
+                        names: s
+                            .names
+                            .iter()
+                            .map(|n| (n.name.clone(), n.kind, n.state))
+                            .collect(),
+                    })
+                    .collect();
+                let _ = tx.send(v);
+            }
+            Command::Subnets(tx) => {
+                let _ = tx.send(self.subnets.values().map(|s| s.iface).collect());
+            }
+            Command::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    async fn release_all(&mut self) {
+        let port = self.cfg.port;
+        for s in self.subnets.values_mut() {
+            let names = std::mem::take(&mut s.names);
+            for n in &names {
+                if n.state == NameState::Registered {
+                    self.next_trn = self.next_trn.wrapping_add(1);
+                    send_release(s, n, self.next_trn, port).await;
+                    tracing::info!(target: LOG, subnet = %s.iface.ip, name = %n.name, "released");
+                }
+            }
+        }
+    }
+
+    /// Was this datagram (same source, same bytes) just seen on the other
+    /// socket of the subnet?
+    fn duplicate(&mut self, from: SocketAddrV4, data: &[u8]) -> bool {
+        let now = Instant::now();
+        while self
+            .recent
+            .front()
+            .is_some_and(|(_, _, t)| now.duration_since(*t) > DUP_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        data.hash(&mut h);
+        let h = h.finish();
+        if self.recent.iter().any(|(f, x, _)| *f == from && *x == h) {
+            return true;
+        }
+        if self.recent.len() >= 256 {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((from, h, now));
+        false
+    }
+
+    async fn datagram(&mut self, d: Inbound) {
+        let src = *d.from.ip();
+        // Our own broadcasts come back to our broadcast sockets.
+        if d.from.port() == self.cfg.port && self.subnets.contains_key(&src) {
+            return;
+        }
+        if !self.guard.admit(src) || self.duplicate(d.from, &d.data) {
+            return;
+        }
+        let msg = match Message::parse(&d.data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.guard.bad(src, &e);
+                return;
+            }
+        };
+        let Some(s) = self.subnets.get_mut(&d.subnet) else {
+            return;
+        };
+        let reply = match msg {
+            Message::NameQuery {
+                trn_id,
+                broadcast,
+                recursion_desired,
+                name,
+            } => match s
+                .names
+                .iter()
+                .find(|n| n.name == name && n.state == NameState::Registered)
+            {
+                Some(n) => {
+                    tracing::debug!(target: LOG, from = %d.from, name = %name, "query answered");
+                    let e = NbEntry {
+                        flags: n.nb_flags(),
+                        addr: s.iface.ip,
+                    };
+                    Some(build::query_positive(
+                        trn_id,
+                        recursion_desired,
+                        &name,
+                        ANSWER_TTL,
+                        vec![e],
+                    ))
+                }
+                // Never a negative answer to a broadcast.
+                None if broadcast => None,
+                None => Some(build::query_negative(trn_id, recursion_desired, &name)),
+            },
+            Message::NodeStatusQuery { trn_id, name } => {
+                let ours = name.name() == b"*"
+                    || s.names
+                        .iter()
+                        .any(|n| n.name == name && n.state == NameState::Registered);
+                ours.then(|| build::node_status(trn_id, &name, node_status(s)))
+            }
+            Message::Registration {
+                header,
+                name,
+                entry,
+                ..
+            } => {
+                let conflict = s.names.iter().find(|n| {
+                    n.name == name
+                        && n.state == NameState::Registered
+                        && (n.kind == NameKind::Unique || !entry.is_group())
+                });
+                conflict.map(|n| {
+                    tracing::warn!(target: LOG, subnet = %s.iface.ip, from = %d.from, name = %n.name, "refused {}'s registration of our name (ACT_ERR)", entry.addr);
+                    build::negative(header.trn_id, header.opcode, header.recursion_desired, rcode::ACT_ERR, &name, entry)
+                })
+            }
+            Message::Release {
+                header,
+                name,
+                entry,
+            } => {
+                let ours = s.names.iter().any(|n| {
+                    n.name == name && n.state == NameState::Registered && n.kind == NameKind::Unique
+                });
+                ours.then(|| {
+                    tracing::warn!(target: LOG, subnet = %s.iface.ip, from = %d.from, name = %name, "refused a release of our name (ACT_ERR)");
+                    build::negative(header.trn_id, Opcode::Release, header.recursion_desired, rcode::ACT_ERR, &name, entry)
+                })
+            }
+            Message::Response { header, record } => {
+                if matches!(header.opcode, Opcode::Registration | Opcode::Wack) {
+                    self.registration_answered(
+                        d.subnet,
+                        src,
+                        header.trn_id,
+                        header.rcode,
+                        &record.name,
+                    );
+                }
+                None
+            }
+            Message::Other(_) => None,
+        };
+        if let Some(p) = reply {
+            let Some(s) = self.subnets.get(&d.subnet) else {
+                return;
+            };
+            send(&s.unicast, &p, d.from).await;
+        }
+    }
+
+    /// Any answer to a broadcast registration means the name is not ours.
+    fn registration_answered(
+        &mut self,
+        subnet: Ipv4Addr,
+        by: Ipv4Addr,
+        trn_id: u16,
+        rc: u8,
+        name: &NbName,
+    ) {
+        let Some(s) = self.subnets.get_mut(&subnet) else {
+            return;
+        };
+        let Some(n) = s
+            .names
+            .iter_mut()
+            .find(|n| n.trn_id == trn_id && n.name == *name && n.state == NameState::Registering)
+        else {
+            return;
+        };
+        tracing::error!(target: LOG, subnet = %subnet, name = %n.name, by = %by, rcode = rc, "could not register our name {}: {} answered {}; the name is not ours", n.name, by, rcode::name(rc));
+        n.state = NameState::Refused { by, rcode: rc };
+        for w in n.waiters.drain(..) {
+            let _ = w.send(RegisterResult::Refused { by, rcode: rc });
+        }
+        let _ = self.lost.send(LostName {
+            subnet,
+            name: n.name.clone(),
+            why: LostReason::Refused { by, rcode: rc },
+        });
+    }
+}
+
+fn node_status(s: &Subnet) -> NodeStatus {
+    let names = s
+        .names
+        .iter()
+        .filter(|n| n.state == NameState::Registered)
+        .take(255)
+        .map(|n| NodeName {
+            name: n.name.clone(),
+            flags: n.nb_flags() | nbflags::ACTIVE,
+        })
+        .collect();
+    let mut statistics = [0u8; STATISTICS_LEN];
+    statistics[..6].copy_from_slice(&s.iface.mac);
+    NodeStatus { names, statistics }
+}
+
+fn spawn_reader(
+    sock: Arc<UdpSocket>,
+    subnet: Ipv4Addr,
+    tx: mpsc::Sender<Inbound>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            match sock.recv_from(&mut buf).await {
+                Ok((n, std::net::SocketAddr::V4(from))) => {
+                    // A full queue means we are flooded: drop.
+                    let _ = tx.try_send(Inbound {
+                        subnet,
+                        from,
+                        data: buf[..n].to_vec(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(target: LOG, subnet = %subnet, "recv: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    })
+}
+
+async fn send(sock: &UdpSocket, p: &nbns::Packet, to: SocketAddrV4) {
+    match p.to_bytes() {
+        Ok(b) => {
+            if let Err(e) = sock.send_to(&b, to).await {
+                tracing::warn!(target: LOG, to = %to, "send: {e}");
+            }
+        }
+        Err(e) => tracing::error!(target: LOG, to = %to, "cannot encode: {e}"),
+    }
+}
+
+async fn send_registration(s: &Subnet, n: &OwnName, port: u16) {
+    let e = NbEntry {
+        flags: n.nb_flags(),
+        addr: s.iface.ip,
+    };
+    let p = build::registration(n.trn_id, &n.name, REG_TTL, e);
+    send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+}
+
+async fn send_release(s: &Subnet, n: &OwnName, trn_id: u16, port: u16) {
+    let e = NbEntry {
+        flags: n.nb_flags(),
+        addr: s.iface.ip,
+    };
+    let p = build::release(trn_id, &n.name, e);
+    send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+}

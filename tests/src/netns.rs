@@ -1,0 +1,97 @@
+//! Network namespaces joined by a bridge (reference/peers.md), for nmbd
+//! tests: every name carries the test's pid and a tag so tests can run side
+//! by side; everything is deleted on drop. Needs root.
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+/// A bridge and `n` namespaces with `eth0` at 10.A.B.i/24 (i = 1..=n).
+pub struct Lan {
+    pub bridge: String,
+    pub namespaces: Vec<String>,
+    net: [u8; 3],
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Lan {
+    pub fn new(tag: u8, n: usize) -> Lan {
+        let pid = std::process::id();
+        let net = [10, (pid >> 8) as u8, (pid as u8) ^ tag.wrapping_mul(37)];
+        let id = format!("{:x}{tag}", pid & 0xfffff);
+        let lan = Lan {
+            bridge: format!("nbr{id}"),
+            namespaces: (1..=n).map(|i| format!("nbt{id}-{i}")).collect(),
+            net,
+        };
+        ip(&["link", "add", &lan.bridge, "type", "bridge"]);
+        ip(&["link", "set", &lan.bridge, "up"]);
+        for (i, ns) in lan.namespaces.iter().enumerate() {
+            let veth = format!("nv{id}{}", i + 1);
+            ip(&["netns", "add", ns]);
+            ip(&[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            ]);
+            ip(&["link", "set", &veth, "master", &lan.bridge]);
+            ip(&["link", "set", &veth, "up"]);
+            let addr = format!("{}/24", lan.ip(i + 1));
+            let brd = lan.broadcast().to_string();
+            ip(&["-n", ns, "addr", "add", &addr, "brd", &brd, "dev", "eth0"]);
+            ip(&["-n", ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        lan
+    }
+
+    /// The address of namespace `i` (1-based).
+    pub fn ip(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(self.net[0], self.net[1], self.net[2], i as u8)
+    }
+
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::new(self.net[0], self.net[1], self.net[2], 255)
+    }
+
+    /// A command run inside namespace `i` (1-based).
+    pub fn cmd(&self, i: usize, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.namespaces[i - 1], program]);
+        c
+    }
+
+    /// Runs `f` on a thread that has entered namespace `i`; sockets it
+    /// creates stay in that namespace.
+    pub fn in_ns<T: Send + 'static>(&self, i: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/var/run/netns/{}", self.namespaces[i - 1]);
+        std::thread::spawn(move || {
+            let fd = std::fs::File::open(&path).expect("open netns");
+            nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("thread in netns")
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+    }
+}
