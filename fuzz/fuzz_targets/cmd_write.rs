@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let msg = smbd_fuzz::smb2_msg(body);
+    let msg = bytes::Bytes::from(smbd_fuzz::smb2_msg(body));
     if let Ok(w) = smbd::cmd::write::parse(&msg) {
         // The data is the Length bytes the request announced, and they
         // were in the message.

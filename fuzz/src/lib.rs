@@ -40,7 +40,7 @@ pub fn parse_request(h: &Header, msg: &[u8]) {
         Command::CLOSE => drop(cmd::close::parse(msg)),
         Command::FLUSH => drop(cmd::flush::parse(msg)),
         Command::READ => drop(cmd::read::parse(msg)),
-        Command::WRITE => drop(cmd::write::parse(msg)),
+        Command::WRITE => drop(cmd::write::parse(&bytes::Bytes::copy_from_slice(msg))),
         Command::LOCK => drop(cmd::lock::parse(msg)),
         Command::IOCTL => drop(cmd::ioctl::parse(msg)),
         Command::ECHO => drop(cmd::echo::parse(msg)),
