@@ -33,9 +33,20 @@ impl SigningAlgo {
 /// Computes the signature of `msg` (one SMB2 message, its signature field
 /// zeroed by the caller or not: it is treated as zero here).
 pub fn signature(algo: SigningAlgo, key: &[u8; 16], msg: &[u8], is_cancel: bool) -> [u8; 16] {
+    signature_with_tail(algo, key, msg, &[], is_cancel)
+}
+
+/// The signature of the message made of `msg` followed by `tail`.
+pub fn signature_with_tail(
+    algo: SigningAlgo,
+    key: &[u8; 16],
+    msg: &[u8],
+    tail: &[u8],
+    is_cancel: bool,
+) -> [u8; 16] {
     use crate::wire::header::field::SIGNATURE;
     let zero = [0u8; 16];
-    let parts: [&[u8]; 3] = [&msg[..SIGNATURE.start], &zero, &msg[SIGNATURE.end..]];
+    let parts: [&[u8]; 4] = [&msg[..SIGNATURE.start], &zero, &msg[SIGNATURE.end..], tail];
     let mut out = [0u8; 16];
     match algo {
         SigningAlgo::HmacSha256 => {
@@ -68,7 +79,7 @@ pub fn signature(algo: SigningAlgo, key: &[u8; 16], msg: &[u8], is_cancel: bool)
             }
             nonce[8..].copy_from_slice(&role.to_le_bytes());
             let gcm = aes_gcm::Aes128Gcm::new(GenericArray::from_slice(key));
-            let mut aad = Vec::with_capacity(msg.len());
+            let mut aad = Vec::with_capacity(msg.len() + tail.len());
             for p in parts {
                 aad.extend_from_slice(p);
             }

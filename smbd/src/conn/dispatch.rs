@@ -287,19 +287,32 @@ async fn file_command(
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
                 let o = b.read(&ctx, io).await?;
-                let mut body = Vec::new();
-                cmd::read::emit(&o, &mut body);
                 let status = if o.truncated {
                     NtStatus::BUFFER_OVERFLOW
                 } else {
                     NtStatus::SUCCESS
                 };
-                Outcome::Reply {
-                    status,
-                    body,
-                    file: Some(io.file_id),
-                    tree: None,
-                    session: None,
+                if o.data.is_empty() {
+                    let mut body = Vec::new();
+                    cmd::read::emit(&o, &mut body);
+                    Outcome::Reply {
+                        status,
+                        body,
+                        file: Some(io.file_id),
+                        tree: None,
+                        session: None,
+                    }
+                } else {
+                    // The data follows the fixed part as its own buffer,
+                    // sent without being copied behind the header.
+                    let mut body = Vec::new();
+                    cmd::read::emit_head(o.data.len(), o.remaining, &mut body);
+                    Outcome::Data {
+                        status,
+                        body,
+                        data: o.data,
+                        file: Some(io.file_id),
+                    }
                 }
             }
             Command::WRITE => {

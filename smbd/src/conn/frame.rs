@@ -39,70 +39,66 @@ async fn read_on<R: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// One frame to send: the NBSS header and the payload, kept apart so that
-/// a large payload (a READ's data) is never copied to prepend the header.
+/// One frame to send: the NBSS header, the payload, and bulk data that
+/// ends the payload (a READ's), kept apart so that neither the header nor
+/// the payload is ever copied in front of the data.
 pub struct OutFrame {
     head: [u8; nbss::HEADER_LEN],
     payload: Vec<u8>,
+    tail: Vec<u8>,
 }
 
 impl OutFrame {
     pub fn new(kind: u8, payload: Vec<u8>) -> OutFrame {
+        OutFrame::with_tail(kind, payload, Vec::new())
+    }
+
+    pub fn with_tail(kind: u8, payload: Vec<u8>, tail: Vec<u8>) -> OutFrame {
         OutFrame {
-            head: FrameHeader::emit(kind, payload.len()),
+            head: FrameHeader::emit(kind, payload.len() + tail.len()),
             payload,
+            tail,
         }
     }
 }
 
-/// Writes a frame, header and payload in one system call where the socket
-/// takes them; a client that takes no byte for `stall` is not reading its
-/// responses.
+/// Writes a frame with as few system calls as the socket allows (one
+/// writev of its parts); a client that takes no byte for `stall` is not
+/// reading its responses.
 pub async fn write_frame_on<W: AsyncWrite + Unpin>(
     wr: &mut W,
     f: &OutFrame,
     stall: Duration,
 ) -> std::io::Result<()> {
-    let mut head: &[u8] = &f.head;
-    let mut body: &[u8] = &f.payload;
-    while !head.is_empty() {
-        let bufs = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
-        match tokio::time::timeout(stall, wr.write_vectored(&bufs)).await {
-            Ok(Ok(0)) => return Err(ErrorKind::WriteZero.into()),
-            Ok(Ok(n)) if n < head.len() => head = &head[n..],
-            Ok(Ok(n)) => {
-                body = &body[n - head.len()..];
-                head = &[];
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                return Err(stalled(
-                    "without taking a byte of its responses: it stopped reading",
-                    stall,
-                ));
-            }
+    let mut parts: [&[u8]; 3] = [&f.head, &f.payload, &f.tail];
+    let mut first = 0;
+    while first < parts.len() {
+        if parts[first].is_empty() {
+            first += 1;
+            continue;
         }
-    }
-    write_on(wr, body, stall).await
-}
-
-/// Writes all of `buf`; a client that takes no byte for `stall` is not
-/// reading its responses.
-pub async fn write_on<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    mut buf: &[u8],
-    stall: Duration,
-) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match tokio::time::timeout(stall, wr.write(buf)).await {
+        let bufs = [
+            std::io::IoSlice::new(parts[first]),
+            std::io::IoSlice::new(parts.get(first + 1).copied().unwrap_or_default()),
+            std::io::IoSlice::new(parts.get(first + 2).copied().unwrap_or_default()),
+        ];
+        let mut n = match tokio::time::timeout(stall, wr.write_vectored(&bufs)).await {
             Ok(Ok(0)) => return Err(ErrorKind::WriteZero.into()),
-            Ok(Ok(n)) => buf = &buf[n..],
+            Ok(Ok(n)) => n,
             Ok(Err(e)) => return Err(e),
             Err(_) => {
                 return Err(stalled(
                     "without taking a byte of its responses: it stopped reading",
                     stall,
                 ));
+            }
+        };
+        while n > 0 {
+            let take = n.min(parts[first].len());
+            parts[first] = &parts[first][take..];
+            n -= take;
+            if parts[first].is_empty() {
+                first += 1;
             }
         }
     }
@@ -220,9 +216,8 @@ mod tests {
     fn a_client_that_does_not_read_times_out_one_that_reads_does_not() {
         rt().block_on(async {
             let (mut server, mut client) = tokio::io::duplex(64);
-            let e = write_on(&mut server, &[0x5a; 1000], STALL)
-                .await
-                .unwrap_err();
+            let big = OutFrame::new(0, vec![0x5a; 1000]);
+            let e = write_frame_on(&mut server, &big, STALL).await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::TimedOut);
             assert!(e.to_string().contains("stopped reading"), "{e}");
             // A slow reader that keeps taking bytes is fine.
@@ -238,9 +233,14 @@ mod tests {
                     }
                 }
             });
-            write_on(&mut server, &[0x5a; 200], STALL).await.unwrap();
+            // Header, payload and tail arrive in that order.
+            let f = OutFrame::with_tail(0, vec![0x5a; 100], vec![0x5b; 96]);
+            write_frame_on(&mut server, &f, STALL).await.unwrap();
             drop(server);
-            assert_eq!(reader.await.unwrap(), vec![0x5a; 200]);
+            let mut want = vec![0, 0, 0, 196];
+            want.extend_from_slice(&[0x5a; 100]);
+            want.extend_from_slice(&[0x5b; 96]);
+            assert_eq!(reader.await.unwrap(), want);
             drop(client.read(&mut [0u8; 1]).await);
         });
     }

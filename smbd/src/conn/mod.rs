@@ -228,6 +228,14 @@ pub enum Outcome {
         /// Likewise the session id (SESSION_SETUP of a new session).
         session: Option<u64>,
     },
+    /// A response whose body ends in bulk data (READ): `body` is the fixed
+    /// part, `data` follows it on the wire.
+    Data {
+        status: NtStatus,
+        body: Vec<u8>,
+        data: Vec<u8>,
+        file: Option<FileId>,
+    },
     /// The request waits; the interim response goes now, `rest` sends the
     /// final one.
     Async {
@@ -617,6 +625,8 @@ impl Connection {
         let mut to_sign: Vec<(usize, Arc<Session>)> = Vec::new();
         let mut starts: Vec<usize> = Vec::new();
         let mut continuation = None;
+        // Bulk data that ends the last response (READ), sent after `out`.
+        let mut tail: Vec<u8> = Vec::new();
         let count = elements.len();
         for (i, (h, msg, pending)) in elements.into_iter().enumerate() {
             let related = h.flags & flags::RELATED_OPERATIONS != 0;
@@ -657,6 +667,7 @@ impl Connection {
                 prev_file = None;
             }
             let mut cancelled_async = false;
+            let mut data = None;
             let (status, body, file, tree_id, session_override, rest) = match outcome {
                 Outcome::Reply {
                     status,
@@ -665,6 +676,15 @@ impl Connection {
                     tree,
                     session,
                 } => (status, body, file, tree.unwrap_or(tree_id), session, None),
+                Outcome::Data {
+                    status,
+                    body,
+                    data: d,
+                    file,
+                } => {
+                    data = Some(d);
+                    (status, body, file, tree_id, None, None)
+                }
                 // Only the last request of a compound may go async; one
                 // before it is cancelled (as Windows and Samba do).
                 Outcome::Async { rest: _ } if i + 1 < count => {
@@ -752,6 +772,12 @@ impl Connection {
                 crate::cmd::emit_error(&mut out, &[]);
             } else {
                 out.extend_from_slice(&body);
+                match data {
+                    // The last response's data stays a buffer of its own.
+                    Some(d) if i + 1 == count => tail = d,
+                    Some(d) => out.extend_from_slice(&d),
+                    None => {}
+                }
             }
             if i + 1 < count {
                 while !(out.len() - start).is_multiple_of(8) {
@@ -811,16 +837,27 @@ impl Connection {
             // Each response of the compound is signed over its own bytes
             // and padding, up to where the next one starts.
             for (start, s) in &to_sign {
-                let end = starts
-                    .iter()
-                    .copied()
-                    .find(|x| x > start)
-                    .unwrap_or(out.len());
-                s.sign(&mut out[*start..end], algo);
+                match starts.iter().copied().find(|x| x > start) {
+                    Some(end) => s.sign(&mut out[*start..end], &[], algo),
+                    None => s.sign(&mut out[*start..], &tail, algo),
+                }
             }
         }
         if !out.is_empty() {
-            self.send(out, encrypt_with.as_deref()).await;
+            match encrypt_with.as_deref() {
+                Some(s) => {
+                    out.extend_from_slice(&tail);
+                    self.send(out, Some(s)).await;
+                }
+                None => {
+                    self.send_raw(frame::OutFrame::with_tail(
+                        nbss::kind::SESSION_MESSAGE,
+                        out,
+                        tail,
+                    ))
+                    .await
+                }
+            }
         }
         if let Some((rest, h, async_id, sid, tree_id)) = continuation {
             let (status, body) = rest.await;
@@ -852,6 +889,7 @@ impl Connection {
                 } else if s.should_sign(&h, status) {
                     s.sign(
                         &mut out,
+                        &[],
                         self.negotiated()
                             .map(|n| n.signing)
                             .unwrap_or(SigningAlgo::HmacSha256),

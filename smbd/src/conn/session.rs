@@ -113,12 +113,14 @@ impl Session {
         h.flags & flags::SIGNED != 0 || v.signing_required
     }
 
-    pub fn sign(&self, msg: &mut [u8], algo: SigningAlgo) {
+    /// Signs the response `msg` whose bytes continue with `tail` (a READ's
+    /// data sent as a buffer of its own; empty otherwise).
+    pub fn sign(&self, msg: &mut [u8], tail: &[u8], algo: SigningAlgo) {
         let Some(keys) = self.keys() else { return };
         let f = crate::wire::header::field::FLAGS;
         let fl = u32::from_le_bytes(msg[f.clone()].try_into().expect("4 bytes")) | flags::SIGNED;
         msg[f].copy_from_slice(&fl.to_le_bytes());
-        let sig = crypto::signature(algo, &keys.signing, msg, false);
+        let sig = crypto::signature_with_tail(algo, &keys.signing, msg, tail, false);
         msg[crate::wire::header::field::SIGNATURE].copy_from_slice(&sig);
     }
 
