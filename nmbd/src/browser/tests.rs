@@ -45,6 +45,7 @@ fn cfg(name: &str, i: u8, os_level: u8) -> BrowserConfig {
         os_major: 6,
         os_minor: 1,
         seed: u64::from(i) * 0x9e37_79b9,
+        master_check_interval: MASTER_CHECK_INTERVAL,
     }
 }
 
