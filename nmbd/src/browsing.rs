@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::browser::{
-    Action, Browser, BrowserConfig, BrowseListSnapshot, Delivery, Event, Input, Received, Role,
+    Action, BrowseListSnapshot, Browser, BrowserConfig, Delivery, Event, Input, Received, Role,
     ServerInfo, WorkgroupInfo,
 };
 use crate::guard::{self, Guard};
@@ -286,7 +286,11 @@ fn entries(s: &BrowseListSnapshot) -> (Vec<&ServerInfo>, Vec<&WorkgroupInfo>) {
 }
 
 impl State {
-    async fn run(&mut self, mut cmds: mpsc::Receiver<Command>, mut inbound: mpsc::Receiver<Internal>) {
+    async fn run(
+        &mut self,
+        mut cmds: mpsc::Receiver<Command>,
+        mut inbound: mpsc::Receiver<Internal>,
+    ) {
         let mut lost = self.names.lost_names();
         let mut poll = tokio::time::interval(SUBNET_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -348,9 +352,11 @@ impl State {
         for ip in gone {
             if let Some(s) = self.subnets.remove(&ip) {
                 tracing::warn!(target: LOG, subnet = %ip, "subnet gone; its browser stops");
-                self.saved
-                    .subnets
-                    .insert(ip, s.browser.snapshot(std::time::Instant::now(), SystemTime::now()));
+                self.saved.subnets.insert(
+                    ip,
+                    s.browser
+                        .snapshot(std::time::Instant::now(), SystemTime::now()),
+                );
             }
         }
         if ifaces.iter().all(|i| self.subnets.contains_key(&i.ip)) {
@@ -426,11 +432,7 @@ impl State {
         match c {
             Command::Status(tx) => {
                 let now = std::time::Instant::now();
-                let v = self
-                    .subnets
-                    .values()
-                    .map(|s| status(s, now))
-                    .collect();
+                let v = self.subnets.values().map(|s| status(s, now)).collect();
                 let _ = tx.send(v);
             }
             Command::List(tx) => {
@@ -579,7 +581,8 @@ impl State {
             return None;
         }
         if header.more || !header.first {
-            self.guard.bad(src, &"fragmented datagram (browser frames fit in one)");
+            self.guard
+                .bad(src, &"fragmented datagram (browser frames fit in one)");
             return None;
         }
         if !self.for_us(&destination) {
@@ -600,14 +603,17 @@ impl State {
         let frame = match BrowseFrame::parse(&mw.data) {
             Ok(f) => f,
             Err(e) => {
-                self.guard.bad(src, &format_args!("browse frame to {destination}: {e}"));
+                self.guard
+                    .bad(src, &format_args!("browse frame to {destination}: {e}"));
                 return None;
             }
         };
         tracing::debug!(target: LOG, subnet = %subnet, source = %src, from = %source, to = %destination, "received {frame:?}");
         if let (BrowseFrame::LocalMasterAnnouncement(a), Some(s)) =
             (&frame, self.subnets.get_mut(&subnet))
-            && destination.name_str().eq_ignore_ascii_case(&self.g.workgroup)
+            && destination
+                .name_str()
+                .eq_ignore_ascii_case(&self.g.workgroup)
             && a.server_type != 0
         {
             s.master = Some(MasterInfo {
@@ -685,7 +691,13 @@ impl State {
         }
     }
 
-    async fn send(&mut self, subnet: Ipv4Addr, to: NbName, delivery: Delivery, frame: &BrowseFrame) {
+    async fn send(
+        &mut self,
+        subnet: Ipv4Addr,
+        to: NbName,
+        delivery: Delivery,
+        frame: &BrowseFrame,
+    ) {
         let Some(s) = self.subnets.get(&subnet) else {
             return;
         };
@@ -747,8 +759,11 @@ fn role(b: &Browser) -> BrowserRole {
 fn status(s: &Subnet, now: std::time::Instant) -> BrowserStatus {
     let b = &s.browser;
     let snap = b.snapshot(now, SystemTime::now());
-    let mut servers: Vec<(ServerInfo, Option<u64>)> =
-        snap.servers.into_iter().map(|(s, l)| (s, Some(l))).collect();
+    let mut servers: Vec<(ServerInfo, Option<u64>)> = snap
+        .servers
+        .into_iter()
+        .map(|(s, l)| (s, Some(l)))
+        .collect();
     if let Some(me) = b
         .servers()
         .into_iter()
@@ -796,7 +811,11 @@ fn browse_list(s: &Subnet) -> SubnetBrowseList {
     }
 }
 
-fn spawn_reader(sock: Arc<UdpSocket>, subnet: Ipv4Addr, tx: mpsc::Sender<Internal>) -> JoinHandle<()> {
+fn spawn_reader(
+    sock: Arc<UdpSocket>,
+    subnet: Ipv4Addr,
+    tx: mpsc::Sender<Internal>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
