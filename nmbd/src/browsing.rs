@@ -531,7 +531,7 @@ impl State {
             return true;
         }
         let name = n.name_str();
-        if self.own.iter().any(|o| *o == name) {
+        if self.own.contains(&name) {
             return true;
         }
         name.eq_ignore_ascii_case(&self.g.workgroup)
