@@ -525,25 +525,6 @@ impl State {
         }
     }
 
-    /// Is `n` a name a browse datagram to us may be sent to?
-    fn for_us(&self, n: &NbName) -> bool {
-        if *n == NbName::msbrowse() {
-            return true;
-        }
-        let name = n.name_str();
-        if self.own.contains(&name) {
-            return true;
-        }
-        name.eq_ignore_ascii_case(&self.g.workgroup)
-            && matches!(
-                n.suffix(),
-                suffix::WORKSTATION
-                    | suffix::DOMAIN_MASTER
-                    | suffix::MASTER_BROWSER
-                    | suffix::BROWSER_ELECTION
-            )
-    }
-
     /// Checks one received datagram; the browser input it carries.
     fn datagram(&mut self, subnet: Ipv4Addr, from: SocketAddrV4, data: &[u8]) -> Option<Input> {
         let src = *from.ip();
@@ -551,63 +532,27 @@ impl State {
         if self.subnets.contains_key(&src) || !self.guard.admit(src) {
             return None;
         }
-        let (msg_type, header, source, destination, user) = match Datagram::parse(data) {
-            Ok(Datagram::Data {
-                msg_type,
-                header,
-                source,
-                destination,
-                data,
-                ..
-            }) => (msg_type, header, source, destination, data),
-            Ok(Datagram::Error { header, code }) => {
-                tracing::debug!(target: LOG, source = %src, "datagram error {code:#04x} from {}", header.source_ip);
-                return None;
-            }
-            Ok(Datagram::Query { .. }) => {
-                tracing::debug!(target: LOG, source = %src, "datagram query ignored (no NBDD here)");
-                return None;
-            }
-            Err(e) => {
-                self.guard.bad(src, &e);
-                return None;
-            }
-        };
-        debug_assert!(matches!(
-            msg_type,
-            MsgType::DirectUnique | MsgType::DirectGroup | MsgType::Broadcast
-        ));
-        if self.subnets.contains_key(&header.source_ip) {
+        let (header_ip, source, destination, frame) =
+            match decode(data, |n| for_us(&self.own, &self.g.workgroup, n)) {
+                Decoded::Frame {
+                    source_ip,
+                    source,
+                    destination,
+                    frame,
+                } => (source_ip, source, destination, frame),
+                Decoded::Ignored(why) => {
+                    tracing::debug!(target: LOG, source = %src, "ignored datagram: {why}");
+                    return None;
+                }
+                Decoded::Bad(why) => {
+                    self.guard.bad(src, &why);
+                    return None;
+                }
+            };
+        // Relayed from one of our own addresses.
+        if self.subnets.contains_key(&header_ip) {
             return None;
         }
-        if header.more || !header.first {
-            self.guard
-                .bad(src, &"fragmented datagram (browser frames fit in one)");
-            return None;
-        }
-        if !self.for_us(&destination) {
-            tracing::trace!(target: LOG, source = %src, destination = %destination, "not for one of our names");
-            return None;
-        }
-        let mw = match MailslotWrite::parse(&user) {
-            Ok(m) => m,
-            Err(e) => {
-                self.guard.bad(src, &format_args!("to {destination}: {e}"));
-                return None;
-            }
-        };
-        if !mw.mailslot.eq_ignore_ascii_case(BROWSE_MAILSLOT) {
-            tracing::debug!(target: LOG, source = %src, mailslot = %mw.mailslot, "not the browse mailslot");
-            return None;
-        }
-        let frame = match BrowseFrame::parse(&mw.data) {
-            Ok(f) => f,
-            Err(e) => {
-                self.guard
-                    .bad(src, &format_args!("browse frame to {destination}: {e}"));
-                return None;
-            }
-        };
         tracing::debug!(target: LOG, subnet = %subnet, source = %src, from = %source, to = %destination, "received {frame:?}");
         if let (BrowseFrame::LocalMasterAnnouncement(a), Some(s)) =
             (&frame, self.subnets.get_mut(&subnet))
@@ -739,6 +684,92 @@ impl State {
     }
 }
 
+/// Is `n` a name a browse datagram to us may be sent to: our NetBIOS
+/// name or an alias (`own`, upper case; any suffix), the workgroup's
+/// `<00>`, `<1b>`, `<1d>`, `<1e>`, or `__MSBROWSE__<01>`.
+fn for_us(own: &[String], workgroup: &str, n: &NbName) -> bool {
+    if *n == NbName::msbrowse() {
+        return true;
+    }
+    let name = n.name_str();
+    if own.contains(&name) {
+        return true;
+    }
+    name.eq_ignore_ascii_case(workgroup)
+        && matches!(
+            n.suffix(),
+            suffix::WORKSTATION
+                | suffix::DOMAIN_MASTER
+                | suffix::MASTER_BROWSER
+                | suffix::BROWSER_ELECTION
+        )
+}
+
+/// What a received datagram is to the browser.
+#[derive(Debug, PartialEq, Eq)]
+enum Decoded {
+    Frame {
+        /// The source IP in the datagram header.
+        source_ip: Ipv4Addr,
+        source: NbName,
+        destination: NbName,
+        frame: BrowseFrame,
+    },
+    /// Valid, but not for the browser (another name, another mailslot,
+    /// an error or query datagram).
+    Ignored(String),
+    /// Malformed: logged through the guard.
+    Bad(String),
+}
+
+/// Samba's checks (reference/netbios.md): a data datagram (0x10-0x12) in
+/// one piece, to one of our names, carrying an SMB Transaction mailslot
+/// write to `\MAILSLOT\BROWSE` whose counts and offsets are in bounds,
+/// with a browser frame we can parse.
+fn decode(data: &[u8], for_us: impl Fn(&NbName) -> bool) -> Decoded {
+    let (header, source, destination, user) = match Datagram::parse(data) {
+        Ok(Datagram::Data {
+            header,
+            source,
+            destination,
+            data,
+            ..
+        }) => (header, source, destination, data),
+        Ok(Datagram::Error { header, code }) => {
+            return Decoded::Ignored(format!(
+                "datagram error {code:#04x} from {}",
+                header.source_ip
+            ));
+        }
+        Ok(Datagram::Query { .. }) => {
+            return Decoded::Ignored("datagram query (no NBDD here)".into());
+        }
+        Err(e) => return Decoded::Bad(e.to_string()),
+    };
+    if header.more || !header.first {
+        return Decoded::Bad("fragmented datagram (browser frames fit in one)".into());
+    }
+    if !for_us(&destination) {
+        return Decoded::Ignored(format!("to {destination}, not one of our names"));
+    }
+    let mw = match MailslotWrite::parse(&user) {
+        Ok(m) => m,
+        Err(e) => return Decoded::Bad(format!("to {destination}: {e}")),
+    };
+    if !mw.mailslot.eq_ignore_ascii_case(BROWSE_MAILSLOT) {
+        return Decoded::Ignored(format!("mailslot {}", mw.mailslot));
+    }
+    match BrowseFrame::parse(&mw.data) {
+        Ok(frame) => Decoded::Frame {
+            source_ip: header.source_ip,
+            source,
+            destination,
+            frame,
+        },
+        Err(e) => Decoded::Bad(format!("browse frame to {destination}: {e}")),
+    }
+}
+
 async fn sleep_until(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -836,4 +867,119 @@ fn spawn_reader(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::browse::Election;
+
+    fn datagram(to: NbName, mailslot: &str, frame: &[u8], more: bool) -> Vec<u8> {
+        let mut mw = MailslotWrite::browse(frame.to_vec());
+        mw.mailslot = mailslot.into();
+        Datagram::Data {
+            msg_type: MsgType::DirectGroup,
+            header: DgramHeader {
+                more,
+                first: true,
+                node_type: NodeType::B,
+                id: 7,
+                source_ip: Ipv4Addr::new(10, 99, 0, 2),
+                source_port: 138,
+            },
+            packet_offset: 0,
+            source: NbName::new("OTHER", 0).unwrap(),
+            destination: to,
+            data: mw.to_vec(),
+        }
+        .to_vec()
+    }
+
+    fn ours(n: &NbName) -> bool {
+        for_us(&["OURS".into(), "ALIAS".into()], "TESTGRP", n)
+    }
+
+    #[test]
+    fn destinations() {
+        let n = |s: &str, x: u8| NbName::new(s, x).unwrap();
+        assert!(ours(&n("testgrp", 0x1e)));
+        assert!(ours(&n("TESTGRP", 0x1d)));
+        assert!(ours(&n("ALIAS", 0x20)));
+        assert!(ours(&NbName::msbrowse()));
+        assert!(!ours(&n("TESTGRP", 0x20)));
+        assert!(!ours(&n("OTHERGRP", 0x1e)));
+    }
+
+    #[test]
+    fn decode_checks() {
+        let wg = NbName::new("TESTGRP", 0x1e).unwrap();
+        let e = BrowseFrame::RequestElection(Election {
+            version: 1,
+            criteria: 0x1401_0f02,
+            uptime_ms: 5,
+            server_name: "OTHER".into(),
+        });
+        let ok = decode(
+            &datagram(wg.clone(), BROWSE_MAILSLOT, &e.to_vec(), false),
+            ours,
+        );
+        assert_eq!(
+            ok,
+            Decoded::Frame {
+                source_ip: Ipv4Addr::new(10, 99, 0, 2),
+                source: NbName::new("OTHER", 0).unwrap(),
+                destination: wg.clone(),
+                frame: e.clone(),
+            }
+        );
+        // Another workgroup's election: not ours, not bad either.
+        let other = NbName::new("OTHERGRP", 0x1e).unwrap();
+        let d = datagram(other, BROWSE_MAILSLOT, &e.to_vec(), false);
+        assert!(matches!(decode(&d, ours), Decoded::Ignored(_)));
+        // Another mailslot.
+        let d = datagram(wg.clone(), "\\MAILSLOT\\NET\\NETLOGON", &e.to_vec(), false);
+        assert!(matches!(decode(&d, ours), Decoded::Ignored(_)));
+        // Fragments, truncation, a bad frame: bad, with a reason.
+        let d = datagram(wg.clone(), BROWSE_MAILSLOT, &e.to_vec(), true);
+        assert!(matches!(decode(&d, ours), Decoded::Bad(w) if w.contains("fragmented")));
+        let d = datagram(wg.clone(), BROWSE_MAILSLOT, &e.to_vec(), false);
+        assert!(matches!(decode(&d[..d.len() - 30], ours), Decoded::Bad(_)));
+        let d = datagram(wg, BROWSE_MAILSLOT, &[8, 1], false);
+        assert!(matches!(decode(&d, ours), Decoded::Bad(w) if w.contains("browse frame")));
+        assert!(matches!(decode(&[0x77; 20], ours), Decoded::Bad(_)));
+    }
+
+    #[test]
+    fn saved_lists_round_trip() {
+        let dir = std::env::temp_dir().join(format!("nmbd-browse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(SNAPSHOT_FILE);
+        assert_eq!(load(&path), Saved::default());
+        let mut saved = Saved::default();
+        saved.subnets.insert(
+            Ipv4Addr::new(10, 99, 0, 1),
+            BrowseListSnapshot {
+                taken_unix_ms: 1_700_000_000_000,
+                servers: vec![(
+                    ServerInfo {
+                        name: "SMB".into(),
+                        server_type: 0x0001_1003,
+                        comment: "a \"quoted\" comment".into(),
+                        os_major: 6,
+                        os_minor: 1,
+                        periodicity_ms: 60_000,
+                        address: Ipv4Addr::new(10, 99, 0, 2),
+                    },
+                    170_000,
+                )],
+                workgroups: vec![],
+            },
+        );
+        store(&path, &saved).unwrap();
+        assert_eq!(load(&path), saved);
+        assert!(!path.with_extension("json.tmp").exists());
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert_eq!(load(&path), Saved::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
