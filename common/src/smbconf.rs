@@ -200,6 +200,10 @@ pub struct Global {
     pub wins_support: bool,
     pub wins_server: Vec<Ipv4Addr>,
     pub browse_list: bool,
+    /// nmbd (ours, not Samba's): seconds between the checks a browser that
+    /// is not the local master makes that `WORKGROUP<1d>` still answers
+    /// (Samba's browser_gone check, fixed there at 300). 10 to 3600.
+    pub browser_check_interval: u32,
     /// smbd, read at start-up: the most files and directories one client
     /// connection may have open (Samba's name; there it is per smbd
     /// process, which is one client). Default 16384.
@@ -249,6 +253,7 @@ impl Default for Global {
             wins_support: false,
             wins_server: Vec::new(),
             browse_list: true,
+            browser_check_interval: 300,
             max_open_files: 16384,
             max_pending_requests: 8192,
             stall_timeout: 60,
@@ -554,6 +559,7 @@ enum Param {
     WinsSupport,
     WinsServer,
     BrowseList,
+    BrowserCheckInterval,
     MaxOpenFiles,
     MaxPendingRequests,
     StallTimeout,
@@ -618,6 +624,7 @@ const NAMES: &[(&str, Param, bool)] = &[
     ("protocol", Param::ServerMaxProtocol, false),
     ("server signing", Param::ServerSigning, false),
     ("os level", Param::OsLevel, false),
+    ("browser check interval", Param::BrowserCheckInterval, false),
     ("local master", Param::LocalMaster, false),
     ("preferred master", Param::PreferredMaster, false),
     ("prefered master", Param::PreferredMaster, false),
@@ -710,6 +717,7 @@ impl Param {
                 | Param::WinsSupport
                 | Param::WinsServer
                 | Param::BrowseList
+                | Param::BrowserCheckInterval
                 | Param::MaxOpenFiles
                 | Param::MaxPendingRequests
                 | Param::StallTimeout
@@ -1126,6 +1134,7 @@ fn apply_global(
         }
         Param::ServerSigning => g.server_signing = signing(value)?,
         Param::OsLevel => g.os_level = number(value, 0, 255)? as u8,
+        Param::BrowserCheckInterval => g.browser_check_interval = number(value, 10, 3600)? as u32,
         Param::LocalMaster => g.local_master = flag(value)?,
         Param::PreferredMaster => g.preferred_master = bool_auto(value)?,
         Param::DomainMaster => g.domain_master = bool_auto(value)?,

@@ -5,7 +5,9 @@
 //! MS-BRWS browser frames); the rest is the daemon built on them.
 
 pub mod browser;
+pub mod browsing;
 pub mod guard;
 pub mod iface;
+pub mod ipc;
 pub mod names;
 pub mod wire;

@@ -1,4 +1,5 @@
-//! nmbd: the NetBIOS name service daemon (UDP 137).
+//! nmbd: the NetBIOS name service daemon (UDP 137) and the browser
+//! (UDP 138).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,12 +10,14 @@ use common::daemon::{
 };
 use common::frame::Framed;
 use common::smbconf;
-use nmbd::names::{NameConfig, NameService, NameState, SubnetStatus};
+use nmbd::browsing::BrowseService;
+use nmbd::ipc::{
+    BrowseListReply, ForceElectionReply, MAX_FRAME, MAX_REQUEST, Request, SOCKET as STATUS_SOCKET,
+    SubnetReport,
+};
+use nmbd::names::{NameConfig, NameService, NameState};
 
 const LOG: &str = "nmbd";
-/// The status socket, in the lock directory.
-const STATUS_SOCKET: &str = "nmbd.sock";
-const MAX_FRAME: usize = 1 << 20;
 
 #[derive(Parser, Debug)]
 #[command(name = "nmbd", version, about = "NetBIOS name service")]
@@ -40,9 +43,14 @@ struct Args {
     /// Set a [global] parameter: --option='name=value' (repeatable).
     #[arg(long = "option", value_name = "name=value")]
     options: Vec<String>,
-    /// Ask the running nmbd for its names per subnet, print them, exit.
+    /// Ask the running nmbd for its names and browser state per subnet,
+    /// print them, exit.
     #[arg(long = "status")]
     status: bool,
+    /// Make the running nmbd start a browser election on every subnet
+    /// (Samba's `smbcontrol nmbd force-election`), exit.
+    #[arg(long = "force-election")]
+    force_election: bool,
 }
 
 fn load(args: &Args) -> Result<smbconf::SmbConf, String> {
@@ -65,6 +73,9 @@ fn main() -> ExitCode {
     };
     if args.status {
         return status(&conf.global.lock_directory.join(STATUS_SOCKET));
+    }
+    if args.force_election {
+        return force_election(&conf.global.lock_directory.join(STATUS_SOCKET));
     }
     let foreground = args.foreground || args.interactive;
     let mut readiness = if foreground {
@@ -125,9 +136,10 @@ async fn run(conf: smbconf::SmbConf, readiness: &mut Readiness) -> Result<(), St
         None
     };
     let (names, task) = NameService::start(NameConfig::from_conf(g))?;
+    let (browse, browse_task) = BrowseService::start(g, names.clone());
     let sock_path = g.lock_directory.join(STATUS_SOCKET);
     let status_task = match bind_status(&sock_path) {
-        Ok(l) => Some(tokio::spawn(serve_status(l, names.clone()))),
+        Ok(l) => Some(tokio::spawn(serve_status(l, names.clone(), browse.clone()))),
         Err(e) => {
             tracing::warn!(target: LOG, path = %sock_path.display(), "no status socket: {e}");
             None
@@ -141,6 +153,10 @@ async fn run(conf: smbconf::SmbConf, readiness: &mut Readiness) -> Result<(), St
     }
     tracing::info!(target: LOG, "terminating: releasing our names");
     let _ = common::daemon::sd_notify("STOPPING=1");
+    // The browser first: a master's election frame goes out while its
+    // names are still ours.
+    browse.shutdown().await;
+    let _ = browse_task.await;
     names.shutdown().await;
     let _ = task.await;
     if let Some(t) = status_task {
@@ -158,51 +174,94 @@ fn bind_status(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(l)
 }
 
-/// One request (unit) per connection; the answer is the status.
-async fn serve_status(l: tokio::net::UnixListener, names: NameService) {
+/// One [`Request`] per connection (see `nmbd::ipc`).
+async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: BrowseService) {
     loop {
         let Ok((stream, _)) = l.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let names = names.clone();
+        let browse = browse.clone();
         tokio::spawn(async move {
-            let mut f = Framed::new(stream, 64, MAX_FRAME);
-            match f.recv::<u8>().await {
-                Ok(Some(1)) => {
+            let mut f = Framed::new(stream, MAX_REQUEST, MAX_FRAME);
+            let sent = match f.recv::<Request>().await {
+                Ok(Some(Request::Status)) => {
                     let st = names.status().await;
-                    if let Err(e) = f.send(&st).await {
-                        tracing::debug!(target: LOG, "status: {e}");
-                    }
+                    let mut br = browse.status().await;
+                    let v: Vec<SubnetReport> = st
+                        .into_iter()
+                        .map(|n| {
+                            let browser = br
+                                .iter()
+                                .position(|b| b.subnet == n.ip)
+                                .map(|i| br.swap_remove(i));
+                            SubnetReport { names: n, browser }
+                        })
+                        .collect();
+                    f.send(&v).await
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(target: LOG, "status socket: bad request: {e}"),
+                Ok(Some(Request::ForceElection)) => {
+                    let started = browse.force_election().await;
+                    f.send(&ForceElectionReply { started }).await
+                }
+                Ok(Some(Request::BrowseList)) => {
+                    let subnets = browse.browse_list().await;
+                    f.send(&BrowseListReply { subnets }).await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => {
+                    tracing::warn!(target: LOG, "status socket: bad request: {e}");
+                    Ok(())
+                }
+            };
+            if let Err(e) = sent {
+                tracing::debug!(target: LOG, "status socket: {e}");
             }
         });
     }
 }
 
-fn status(path: &Path) -> ExitCode {
-    let stream = match std::os::unix::net::UnixStream::connect(path) {
-        Ok(s) => s,
+/// Sends one request to the running nmbd; its answer.
+fn ask<T: serde::de::DeserializeOwned>(path: &Path, req: Request) -> Result<T, String> {
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("cannot reach nmbd at {}: {e}", path.display()))?;
+    let mut f = common::frame::BlockingFramed::new(stream, MAX_FRAME, MAX_REQUEST);
+    match f.send(&req).and_then(|()| f.recv()) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err("no answer".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn force_election(path: &Path) -> ExitCode {
+    match ask::<ForceElectionReply>(path, Request::ForceElection) {
+        Ok(r) => {
+            println!("election started on {} subnet(s)", r.started);
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("nmbd: cannot reach nmbd at {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            eprintln!("nmbd: {e}");
+            ExitCode::FAILURE
         }
-    };
-    let mut f = common::frame::BlockingFramed::new(stream, MAX_FRAME, 64);
-    let st: Vec<SubnetStatus> = match f.send(&1u8).and_then(|()| f.recv()) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            eprintln!("nmbd: no answer");
-            return ExitCode::FAILURE;
-        }
+    }
+}
+
+/// "12m30s" for a lifetime left in milliseconds.
+fn left(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}m{:02}s", s / 60, s % 60)
+}
+
+fn status(path: &Path) -> ExitCode {
+    let st: Vec<SubnetReport> = match ask(path, Request::Status) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("nmbd: {e}");
             return ExitCode::FAILURE;
         }
     };
-    for s in st {
+    for SubnetReport { names: s, browser } in st {
         println!("subnet {} (broadcast {})", s.ip, s.broadcast);
         for (name, kind, state) in s.names {
             let state = match state {
@@ -217,6 +276,43 @@ fn status(path: &Path) -> ExitCode {
                 "\t{:<20} {:<6} {state}",
                 name.to_string(),
                 format!("{kind:?}").to_lowercase()
+            );
+        }
+        let Some(b) = browser else {
+            println!("\tbrowser: not started (workgroup<1e> not registered yet)");
+            continue;
+        };
+        println!("\tbrowser for {}: {}", b.workgroup, b.role);
+        if b.election_running {
+            println!("\telection running");
+        }
+        match &b.master {
+            Some(m) => println!(
+                "\tlocal master: {} ({})",
+                m.name.as_deref().unwrap_or("?"),
+                m.address
+            ),
+            None => println!("\tlocal master: unknown"),
+        }
+        println!("\tservers:");
+        for (srv, ms) in &b.servers {
+            println!(
+                "\t\t{:<16} {:08x} {:<15} expires {} \"{}\"",
+                srv.name,
+                srv.server_type,
+                srv.address.to_string(),
+                ms.map_or_else(|| "never (us)".to_string(), left),
+                srv.comment
+            );
+        }
+        println!("\tworkgroups:");
+        for (w, ms) in &b.workgroups {
+            println!(
+                "\t\t{:<16} master {:<16} {:<15} expires {}",
+                w.name,
+                w.master,
+                w.address.to_string(),
+                left(*ms)
             );
         }
     }

@@ -30,6 +30,11 @@ const LOG: &str = "nmbd::names";
 /// Registration retransmits after the first broadcast, 1 s apart (Samba).
 pub const REG_RETRIES: u8 = 3;
 pub const REG_INTERVAL: Duration = Duration::from_secs(1);
+/// Broadcast name queries: repeats after the first, their spacing (RFC
+/// 1002 BCAST_REQ_RETRY_TIMEOUT) and how long the last waits for answers.
+pub const QUERY_RETRIES: u8 = 2;
+pub const QUERY_INTERVAL: Duration = Duration::from_millis(250);
+pub const QUERY_WAIT: Duration = Duration::from_millis(1000);
 /// How often interfaces are looked at again.
 pub const RESCAN: Duration = Duration::from_secs(10);
 /// TTL we ask for in registrations (RFC 1002 default, 300000 s) and give in
@@ -140,6 +145,11 @@ enum Command {
         name: NbName,
         done: oneshot::Sender<bool>,
     },
+    Query {
+        subnet: Ipv4Addr,
+        name: NbName,
+        done: oneshot::Sender<Option<Ipv4Addr>>,
+    },
     Status(oneshot::Sender<Vec<SubnetStatus>>),
     Subnets(oneshot::Sender<Vec<Interface>>),
     Shutdown(oneshot::Sender<()>),
@@ -169,6 +179,7 @@ impl NameService {
             inbound: in_tx,
             lost: lost_tx.clone(),
             bind_failed: HashSet::new(),
+            queries: Vec::new(),
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         Ok((
@@ -209,6 +220,21 @@ impl NameService {
             return false;
         }
         rx.await.unwrap_or(false)
+    }
+
+    /// Asks the subnet by broadcast who holds `name` (the browser's check
+    /// for `WORKGROUP<1d>`): [`QUERY_RETRIES`] more broadcasts
+    /// [`QUERY_INTERVAL`] apart, then [`QUERY_WAIT`] for a late answer.
+    /// The first positive answer from another host gives its address
+    /// (the first address in the answer); None when nobody answered or we
+    /// do not serve the subnet. Our own answers are never counted.
+    pub async fn query(&self, subnet: Ipv4Addr, name: NbName) -> Option<Ipv4Addr> {
+        let (done, rx) = oneshot::channel();
+        let cmd = Command::Query { subnet, name, done };
+        if self.cmd.send(cmd).await.is_err() {
+            return None;
+        }
+        rx.await.ok().flatten()
     }
 
     /// Told whenever a name we held or were registering is lost.
@@ -295,6 +321,17 @@ struct State {
     lost: broadcast::Sender<LostName>,
     /// Interfaces whose sockets could not be bound (logged once).
     bind_failed: HashSet<Ipv4Addr>,
+    /// Our broadcast name queries waiting for an answer.
+    queries: Vec<PendingQuery>,
+}
+
+struct PendingQuery {
+    subnet: Ipv4Addr,
+    name: NbName,
+    trn_id: u16,
+    sends_left: u8,
+    next: Instant,
+    done: oneshot::Sender<Option<Ipv4Addr>>,
 }
 
 impl State {
@@ -307,6 +344,8 @@ impl State {
         let mut reg_tick = tokio::time::interval_at(Instant::now() + REG_INTERVAL, REG_INTERVAL);
         let mut rescan = tokio::time::interval_at(Instant::now() + RESCAN, RESCAN);
         let mut flush = tokio::time::interval_at(Instant::now() + guard::WINDOW, guard::WINDOW);
+        let mut query_tick = tokio::time::interval(QUERY_INTERVAL);
+        query_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 Some(d) = inbound.recv() => self.datagram(d).await,
@@ -325,6 +364,7 @@ impl State {
                 _ = reg_tick.tick() => self.registration_tick().await,
                 _ = rescan.tick() => self.rescan().await,
                 _ = flush.tick() => self.guard.flush(),
+                _ = query_tick.tick(), if !self.queries.is_empty() => self.query_tick().await,
             }
         }
     }
@@ -505,6 +545,23 @@ impl State {
                 };
                 let _ = done.send(ok);
             }
+            Command::Query { subnet, name, done } => {
+                let trn_id = self.trn_id();
+                let Some(s) = self.subnets.get(&subnet) else {
+                    let _ = done.send(None);
+                    return;
+                };
+                let to = SocketAddrV4::new(s.iface.broadcast, self.cfg.port);
+                send(&s.unicast, &build::query(trn_id, &name, true), to).await;
+                self.queries.push(PendingQuery {
+                    subnet,
+                    name,
+                    trn_id,
+                    sends_left: QUERY_RETRIES,
+                    next: Instant::now() + QUERY_INTERVAL,
+                    done,
+                });
+            }
             Command::Status(tx) => {
                 let v = self
                     .subnets
@@ -526,6 +583,65 @@ impl State {
             }
             Command::Shutdown(_) => unreachable!("handled in run"),
         }
+    }
+
+    /// Repeats our broadcast queries; gives up on the ones nobody answered.
+    async fn query_tick(&mut self) {
+        let now = Instant::now();
+        let port = self.cfg.port;
+        let mut i = 0;
+        while i < self.queries.len() {
+            let q = &mut self.queries[i];
+            if now < q.next {
+                i += 1;
+                continue;
+            }
+            let Some(s) = self.subnets.get(&q.subnet) else {
+                let q = self.queries.swap_remove(i);
+                let _ = q.done.send(None);
+                continue;
+            };
+            if q.sends_left == 0 {
+                let q = self.queries.swap_remove(i);
+                tracing::debug!(target: LOG, subnet = %q.subnet, name = %q.name, "query: no answer");
+                let _ = q.done.send(None);
+                continue;
+            }
+            q.sends_left -= 1;
+            q.next = now
+                + if q.sends_left == 0 {
+                    QUERY_WAIT
+                } else {
+                    QUERY_INTERVAL
+                };
+            let p = build::query(q.trn_id, &q.name, true);
+            send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+            i += 1;
+        }
+    }
+
+    /// A positive answer to one of our queries, from another host.
+    fn query_answered(&mut self, src: Ipv4Addr, trn_id: u16, record: &nbns::ResourceRecord) {
+        if self.subnets.contains_key(&src) {
+            return;
+        }
+        let Some(i) = self
+            .queries
+            .iter()
+            .position(|q| q.trn_id == trn_id && q.name == record.name)
+        else {
+            return;
+        };
+        let addr = match &record.rdata {
+            nbns::RData::Nb(e) => e.first().map_or(src, |e| e.addr),
+            _ => return,
+        };
+        if self.subnets.contains_key(&addr) {
+            return;
+        }
+        let q = self.queries.swap_remove(i);
+        tracing::debug!(target: LOG, subnet = %q.subnet, name = %q.name, from = %src, answer = %addr, "query answered");
+        let _ = q.done.send(Some(addr));
     }
 
     async fn release_all(&mut self) {
@@ -651,6 +767,9 @@ impl State {
                 })
             }
             Message::Response { header, record } => {
+                if header.opcode == Opcode::Query && header.rcode == rcode::OK {
+                    self.query_answered(src, header.trn_id, &record);
+                }
                 if matches!(header.opcode, Opcode::Registration | Opcode::Wack) {
                     self.registration_answered(
                         d.subnet,

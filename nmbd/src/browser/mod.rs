@@ -69,6 +69,9 @@ pub struct BrowserConfig {
     pub os_minor: u8,
     /// Seeds the reply jitter; give each host a different one.
     pub seed: u64,
+    /// How often a non-master checks that `WORKGROUP<1d>` answers
+    /// ([`MASTER_CHECK_INTERVAL`] unless `browser check interval` says).
+    pub master_check_interval: Duration,
 }
 
 impl BrowserConfig {
@@ -94,6 +97,7 @@ impl BrowserConfig {
             os_major: 6,
             os_minor: 1,
             seed,
+            master_check_interval: Duration::from_secs(g.browser_check_interval.into()),
         }
     }
 }
@@ -126,6 +130,9 @@ pub enum Input {
     /// The answer to an [`Action::Query`] for `WORKGROUP<1d>`: the
     /// master's address, or None when nobody answered.
     MasterQuery { found: Option<Ipv4Addr> },
+    /// An operator asked for an election (`nmbd --force-election`,
+    /// Samba's `smbcontrol nmbd force-election`).
+    ForceElection,
     /// Time passed.
     Tick,
     /// The daemon is going down.
@@ -447,6 +454,7 @@ impl Browser {
             Input::Registered { name, ok } => self.registered(now, name, ok, &mut out),
             Input::NameLost { name } => self.name_lost(name, &mut out),
             Input::MasterQuery { found } => self.master_query(now, found, &mut out),
+            Input::ForceElection => self.start_election("forced by an operator", &mut out),
             Input::Tick => {}
             Input::Shutdown => {
                 self.shutdown(now, &mut out);
@@ -629,7 +637,7 @@ impl Browser {
                 );
             }
             // Someone is taking care of it: check again later.
-            self.next_master_check = now + MASTER_CHECK_INTERVAL;
+            self.next_master_check = now + self.cfg.master_check_interval;
         }
     }
 
@@ -871,7 +879,7 @@ impl Browser {
             return;
         }
         self.query_outstanding = false;
-        self.next_master_check = now + MASTER_CHECK_INTERVAL;
+        self.next_master_check = now + self.cfg.master_check_interval;
         if found.is_some() || self.role != Role::NotMaster {
             return;
         }

@@ -45,6 +45,7 @@ fn cfg(name: &str, i: u8, os_level: u8) -> BrowserConfig {
         os_major: 6,
         os_minor: 1,
         seed: u64::from(i) * 0x9e37_79b9,
+        master_check_interval: MASTER_CHECK_INTERVAL,
     }
 }
 
@@ -484,4 +485,43 @@ fn refused_domain_master_name_keeps_local_master() {
     net.run(Duration::from_secs(30));
     assert_eq!(net.masters(), vec![a]);
     assert!(!net.hosts[a].b.is_domain_master());
+}
+
+#[test]
+fn forced_election_reasserts_the_master() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 21));
+    let b = net.add(cfg("HOSTB", 2, 22));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    // Forced on the loser: it starts one, hears the master's and drops out.
+    let frames = net.election_frames;
+    net.input(a, Input::ForceElection);
+    assert!(net.hosts[a].b.election_running());
+    net.run(Duration::from_secs(30));
+    assert!(net.election_frames > frames);
+    assert_eq!(net.masters(), vec![b]);
+    assert!(net.logs.iter().any(|(i, e)| *i == a
+        && matches!(e, Event::ElectionStarted { reason, .. } if *reason == "forced by an operator")));
+    // Forced on the master: it wins again and stays master throughout.
+    net.input(b, Input::ForceElection);
+    assert!(net.hosts[b].b.election_running());
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    assert!(!net.hosts[b].b.election_running());
+}
+
+#[test]
+fn master_check_interval_is_configurable() {
+    let mut net = Net::new();
+    let mut c = cfg("HOSTA", 1, 21);
+    c.master_check_interval = Duration::from_secs(15);
+    let a = net.add(c);
+    let b = net.add(cfg("HOSTB", 2, 22));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    net.kill(b);
+    // Checked within 15 s, then an election (~10 s) and the names.
+    net.run(Duration::from_secs(40));
+    assert_eq!(net.masters(), vec![a]);
 }

@@ -664,6 +664,21 @@ pub mod build {
         p
     }
 
+    /// A name query (NB), B=1 for a broadcast, RD=1, no records.
+    pub fn query(trn_id: u16, name: &NbName, broadcast: bool) -> Packet {
+        Packet {
+            header: Header::request(trn_id, Opcode::Query, broadcast, true),
+            questions: vec![Question {
+                name: name.clone(),
+                qtype: rrtype::NB,
+                qclass: CLASS_IN,
+            }],
+            answers: vec![],
+            authority: vec![],
+            additional: vec![],
+        }
+    }
+
     fn response(
         trn_id: u16,
         opcode: Opcode,

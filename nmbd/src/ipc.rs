@@ -1,0 +1,52 @@
+//! The requests nmbd answers on its Unix socket, `<lock directory>/nmbd.sock`
+//! (mode 0660): one [`Request`] per connection, as one `common::frame`
+//! frame (bincode), answered by one frame whose type depends on the
+//! request. `nmbd --status` and `nmbd --force-election` use it; smbd asks
+//! for [`Request::BrowseList`] to answer NetServerEnum2.
+
+use serde::{Deserialize, Serialize};
+
+use crate::browsing::{BrowserStatus, SubnetBrowseList};
+use crate::names::SubnetStatus;
+
+/// The socket's file name in the lock directory.
+pub const SOCKET: &str = "nmbd.sock";
+/// The largest frame either side sends.
+pub const MAX_FRAME: usize = 1 << 20;
+/// The largest request frame.
+pub const MAX_REQUEST: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Answered with `Vec<SubnetReport>`: per subnet our names and their
+    /// registration state, and the browser's role, master and browse list.
+    Status,
+    /// Every subnet's browser starts an election (Samba's `smbcontrol
+    /// nmbd force-election`). Answered with [`ForceElectionReply`].
+    ForceElection,
+    /// Answered with [`BrowseListReply`]: per subnet the servers of our
+    /// workgroup (name, type, comment, ...) and the workgroups with their
+    /// masters, as a local master serves them; empty lists on subnets
+    /// where we are not the local master.
+    BrowseList,
+}
+
+/// One subnet in the answer to [`Request::Status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetReport {
+    pub names: SubnetStatus,
+    /// None until `WORKGROUP<1e>` is registered there (or when port 138
+    /// cannot be bound).
+    pub browser: Option<BrowserStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForceElectionReply {
+    /// Subnets where an election is now running.
+    pub started: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowseListReply {
+    pub subnets: Vec<SubnetBrowseList>,
+}
