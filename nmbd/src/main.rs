@@ -77,6 +77,14 @@ fn main() -> ExitCode {
     if args.force_election {
         return force_election(&conf.global.lock_directory.join(STATUS_SOCKET));
     }
+    if conf.global.disable_netbios {
+        // As Samba's nmbd: nothing to serve.
+        eprintln!(
+            "nmbd: disable netbios = yes in {}: not starting",
+            args.config.display()
+        );
+        return ExitCode::SUCCESS;
+    }
     let foreground = args.foreground || args.interactive;
     let mut readiness = if foreground {
         Readiness::foreground()
