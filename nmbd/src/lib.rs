@@ -8,4 +8,5 @@ pub mod browser;
 pub mod guard;
 pub mod iface;
 pub mod names;
+pub mod wins;
 pub mod wire;

@@ -193,7 +193,8 @@ impl Header {
         })
     }
 
-    fn flags(&self) -> u16 {
+    /// The 16-bit flags word (WACK rdata echoes it).
+    pub fn flags(&self) -> u16 {
         (u16::from(self.response) << 15)
             | (u16::from(self.opcode.wire() & 0xf) << 11)
             | (u16::from(self.authoritative) << 10)
