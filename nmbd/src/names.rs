@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::guard::{self, Guard};
 use crate::iface::{self, Interface};
+use crate::wins::service::WinsService;
 use crate::wire::nbns::{
     self, Message, NbEntry, NodeName, NodeStatus, Opcode, STATISTICS_LEN, build, nbflags, rcode,
 };
@@ -95,6 +96,10 @@ pub struct NameConfig {
     pub workgroup: String,
     pub interfaces: Vec<String>,
     pub port: u16,
+    /// `wins support = yes`: answer unicast name service requests as a
+    /// WINS server, its database in `state_directory`.
+    pub wins_support: bool,
+    pub state_directory: std::path::PathBuf,
 }
 
 impl NameConfig {
@@ -105,6 +110,8 @@ impl NameConfig {
             workgroup: g.workgroup.clone(),
             interfaces: g.interfaces.clone(),
             port: g.nbt_port,
+            wins_support: g.wins_support,
+            state_directory: g.state_directory.clone(),
         }
     }
 
@@ -158,6 +165,15 @@ impl NameService {
         let own = cfg.own_names().map_err(|e| e.to_string())?;
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (lost_tx, _) = broadcast::channel(64);
+        let first_trn = (std::process::id() as u16).wrapping_mul(7919);
+        let wins = match cfg.wins_support {
+            true => Some(WinsService::open(
+                cfg.state_directory.clone(),
+                cfg.port,
+                first_trn ^ 0x8000,
+            )?),
+            false => None,
+        };
         let (in_tx, in_rx) = mpsc::channel(1024);
         let mut state = State {
             cfg,
@@ -165,10 +181,11 @@ impl NameService {
             subnets: BTreeMap::new(),
             guard: Guard::default(),
             recent: VecDeque::new(),
-            next_trn: (std::process::id() as u16).wrapping_mul(7919),
+            next_trn: first_trn,
             inbound: in_tx,
             lost: lost_tx.clone(),
             bind_failed: HashSet::new(),
+            wins,
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         Ok((
@@ -295,6 +312,8 @@ struct State {
     lost: broadcast::Sender<LostName>,
     /// Interfaces whose sockets could not be bound (logged once).
     bind_failed: HashSet<Ipv4Addr>,
+    /// `wins support = yes`.
+    wins: Option<WinsService>,
 }
 
 impl State {
@@ -322,7 +341,10 @@ impl State {
                         return;
                     }
                 },
-                _ = reg_tick.tick() => self.registration_tick().await,
+                _ = reg_tick.tick() => {
+                    self.registration_tick().await;
+                    self.wins_tick().await;
+                }
                 _ = rescan.tick() => self.rescan().await,
                 _ = flush.tick() => self.guard.flush(),
             }
@@ -462,6 +484,9 @@ impl State {
                 } else {
                     n.state = NameState::Registered;
                     tracing::info!(target: LOG, subnet = %s.iface.ip, name = %n.name, "registered");
+                    if let Some(w) = self.wins.as_mut() {
+                        w.add_own(&n.name, n.kind == NameKind::Group, n.nb_flags(), s.iface.ip);
+                    }
                     for w in n.waiters.drain(..) {
                         let _ = w.send(RegisterResult::Registered);
                     }
@@ -491,6 +516,9 @@ impl State {
                     Some(s) => match s.names.iter().position(|n| n.name == name) {
                         Some(i) => {
                             let mut n = s.names.remove(i);
+                            if let Some(w) = self.wins.as_mut() {
+                                w.remove_own(&n.name, subnet);
+                            }
                             for w in n.waiters.drain(..) {
                                 let _ = w.send(RegisterResult::NoSubnet);
                             }
@@ -529,6 +557,9 @@ impl State {
     }
 
     async fn release_all(&mut self) {
+        if let Some(w) = self.wins.as_mut() {
+            w.save();
+        }
         let port = self.cfg.port;
         for s in self.subnets.values_mut() {
             let names = std::mem::take(&mut s.names);
@@ -585,6 +616,12 @@ impl State {
         let Some(s) = self.subnets.get_mut(&d.subnet) else {
             return;
         };
+        if let Some(out) = self.wins.as_mut().and_then(|w| w.handle(d.from, &msg)) {
+            for o in out {
+                send(&s.unicast, &o.packet, o.to).await;
+            }
+            return;
+        }
         let reply = match msg {
             Message::NameQuery {
                 trn_id,
@@ -701,6 +738,26 @@ impl State {
             name: n.name.clone(),
             why: LostReason::Refused { by, rcode: rc },
         });
+    }
+}
+
+impl State {
+    /// WINS challenges and expiry; challenge queries leave from the subnet
+    /// that holds the owner's address, else the first one.
+    async fn wins_tick(&mut self) {
+        let Some(w) = self.wins.as_mut() else {
+            return;
+        };
+        for o in w.tick() {
+            let s = self
+                .subnets
+                .values()
+                .find(|s| s.iface.contains(*o.to.ip()))
+                .or_else(|| self.subnets.values().next());
+            if let Some(s) = s {
+                send(&s.unicast, &o.packet, o.to).await;
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //! packets to send; the name service task owns the sockets (names.rs).
 
 pub mod db;
+pub mod service;
 #[cfg(test)]
 mod tests;
 
