@@ -47,6 +47,8 @@ const OWN_TTL: u32 = 259_200;
 pub const CHALLENGE_TRIES: u8 = 3;
 /// A <1c> group holds at most this many addresses (Windows WINS: 25).
 const MAX_GROUP_MEMBERS: usize = 25;
+/// The longest scope stored (Windows and Samba 4 answer SRV_ERR beyond it).
+const MAX_SCOPE: usize = 237;
 /// The address a normal group name is kept as.
 const GROUP_ADDR: Ipv4Addr = Ipv4Addr::BROADCAST;
 
@@ -290,6 +292,10 @@ impl WinsServer {
             ttl.clamp(MIN_TTL, MAX_TTL)
         };
         let group = entry.is_group();
+        if name.scope().len() > MAX_SCOPE {
+            tracing::info!(target: LOG, addr = %entry.addr, "registration with a scope of {} bytes refused", name.scope().len());
+            return vec![reg_response(h, rcode::SRV_ERR, name, 0, entry, src)];
+        }
         if name.suffix() == 0x1d {
             // Samba: "don't register 0x1d names, just fake it".
             return vec![reg_response(h, rcode::OK, name, ttl, entry, src)];

@@ -464,3 +464,61 @@ fn database_survives_a_restart_with_versions() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(db::load(&dir).unwrap(), Database::new());
 }
+
+#[test]
+fn names_compare_byte_for_byte_and_long_scopes_are_refused() {
+    // "_T\x01-1.foo" registered in lower case through the wire codec.
+    let raw: [u8; 16] = *b"_T\x01-1.foo      \x20";
+    let lower = NbName::from_raw_exact(&raw, "example");
+    let upper = NbName::from_raw(&raw, "example");
+    let scope_upper = NbName::from_raw_exact(&raw, "EXAMPLE");
+    let mut w = server();
+    let o = only(w.handle(
+        T0,
+        src(A),
+        &reg_msg(1, Opcode::Registration, &lower, 100, false, A),
+    ));
+    assert_eq!(rc(&o), rcode::OK);
+    assert_eq!(
+        rc(&only(w.handle(T0, src(A), &query_msg(2, &lower)))),
+        rcode::OK
+    );
+    assert_eq!(
+        rc(&only(w.handle(T0, src(A), &query_msg(3, &upper)))),
+        rcode::NAM_ERR
+    );
+    assert_eq!(
+        rc(&only(w.handle(T0, src(A), &query_msg(4, &scope_upper)))),
+        rcode::NAM_ERR
+    );
+
+    let scope = |len: usize| -> String {
+        (0..len)
+            .map(|i| {
+                if [63, 127, 191].contains(&i) {
+                    '.'
+                } else {
+                    char::from(b'0' + (i % 10) as u8)
+                }
+            })
+            .collect()
+    };
+    let ok = NbName::from_raw_exact(&raw, &scope(237));
+    let long = NbName::from_raw_exact(&raw, &scope(238));
+    assert_eq!(
+        rc(&only(w.handle(
+            T0,
+            src(A),
+            &reg_msg(5, Opcode::Registration, &ok, 100, false, A)
+        ))),
+        rcode::OK
+    );
+    assert_eq!(
+        rc(&only(w.handle(
+            T0,
+            src(A),
+            &reg_msg(6, Opcode::Registration, &long, 100, false, A)
+        ))),
+        rcode::SRV_ERR
+    );
+}

@@ -292,7 +292,8 @@ pub struct Packet {
 }
 
 /// A bounded reader over the datagram; names are decoded against the whole
-/// packet (compression pointers) through [`NbName::decode`].
+/// packet (compression pointers) through [`NbName::decode_exact`]: a name
+/// server compares names byte for byte, as Samba and Windows do.
 struct Reader<'a> {
     packet: &'a [u8],
     pos: usize,
@@ -321,7 +322,7 @@ impl<'a> Reader<'a> {
     fn name(&mut self) -> Result<NbName, NbnsError> {
         let at = self.pos;
         let (name, end) =
-            NbName::decode(self.packet, at).map_err(|err| NbnsError::Name { at, err })?;
+            NbName::decode_exact(self.packet, at).map_err(|err| NbnsError::Name { at, err })?;
         self.pos = end;
         Ok(name)
     }
