@@ -284,10 +284,18 @@ impl NbName {
         }
         let mut scope = String::new();
         for label in &labels[1..] {
+            // Printable ASCII without dots (as `check_scope` demands of a
+            // configured scope): anything else would not encode back to
+            // the same labels.
+            if label.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b'.') {
+                return Err(NameError::BadScope(
+                    String::from_utf8_lossy(label).into_owned(),
+                ));
+            }
             if !scope.is_empty() {
                 scope.push('.');
             }
-            scope.push_str(&String::from_utf8_lossy(label));
+            scope.push_str(std::str::from_utf8(label).expect("checked ASCII"));
         }
         let name = NbName::from_raw_exact(&raw, &scope);
         Ok((name, end.expect("set at the end of the walk")))
@@ -436,5 +444,43 @@ mod tests {
         }
         long.push(0);
         assert_eq!(NbName::decode(&long, 0), Err(NameError::NameTooLong));
+        // Within the WINS bound, and the case kept.
+        let (n, end) = NbName::decode_exact(
+            &long[..33 + 4 * 64]
+                .iter()
+                .chain(&[0])
+                .copied()
+                .collect::<Vec<_>>(),
+            0,
+        )
+        .unwrap();
+        assert_eq!((n.scope().len(), end), (4 * 63 + 3, 33 + 4 * 64 + 1));
+    }
+
+    /// Found by fuzzing: scope labels holding a dot, a space, a control or
+    /// a non-ASCII byte decoded to a scope that encodes to other labels.
+    #[test]
+    fn scope_labels_that_would_not_round_trip() {
+        for bad in [&b"a.b"[..], b"a b", b"\x01", b"\xff\xfe"] {
+            let mut p = OURSRV_00[..33].to_vec();
+            p.push(bad.len() as u8);
+            p.extend_from_slice(bad);
+            p.push(0);
+            assert!(
+                matches!(NbName::decode(&p, 0), Err(NameError::BadScope(_))),
+                "{bad:?}"
+            );
+            assert!(
+                matches!(NbName::decode_exact(&p, 0), Err(NameError::BadScope(_))),
+                "{bad:?}"
+            );
+        }
+        let mut p = OURSRV_00[..33].to_vec();
+        p.extend_from_slice(b"\x07Example\x03com\x00");
+        let (n, _) = NbName::decode_exact(&p, 0).unwrap();
+        assert_eq!(n.scope(), "Example.com");
+        let mut out = Vec::new();
+        n.encode(&mut out);
+        assert_eq!(out, p);
     }
 }
