@@ -22,7 +22,8 @@ use tokio::time::Instant;
 
 use crate::guard::{self, Guard};
 use crate::iface::{self, Interface};
-use crate::wins::service::WinsService;
+use crate::wins::client::{ClientOut, WinsClient};
+use crate::wins::service::{WinsService, unix_now};
 use crate::wire::nbns::{
     self, Message, NbEntry, NodeName, NodeStatus, Opcode, STATISTICS_LEN, build, nbflags, rcode,
 };
@@ -100,6 +101,9 @@ pub struct NameConfig {
     /// WINS server, its database in `state_directory`.
     pub wins_support: bool,
     pub state_directory: std::path::PathBuf,
+    /// `wins server = IP`: our names are also registered there by unicast
+    /// (the first address; Samba fails over to the others).
+    pub wins_server: Option<Ipv4Addr>,
 }
 
 impl NameConfig {
@@ -112,6 +116,7 @@ impl NameConfig {
             port: g.nbt_port,
             wins_support: g.wins_support,
             state_directory: g.state_directory.clone(),
+            wins_server: g.wins_server.first().copied(),
         }
     }
 
@@ -174,6 +179,9 @@ impl NameService {
             )?),
             false => None,
         };
+        let wins_client = cfg
+            .wins_server
+            .map(|ip| WinsClient::new(ip, cfg.port, first_trn ^ 0x4000));
         let (in_tx, in_rx) = mpsc::channel(1024);
         let mut state = State {
             cfg,
@@ -186,6 +194,7 @@ impl NameService {
             lost: lost_tx.clone(),
             bind_failed: HashSet::new(),
             wins,
+            wins_client,
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         Ok((
@@ -314,6 +323,8 @@ struct State {
     bind_failed: HashSet<Ipv4Addr>,
     /// `wins support = yes`.
     wins: Option<WinsService>,
+    /// `wins server = IP`.
+    wins_client: Option<WinsClient>,
 }
 
 impl State {
@@ -474,6 +485,7 @@ impl State {
         let port = self.cfg.port;
         for s in self.subnets.values_mut() {
             let mut to_send = Vec::new();
+            let mut to_wins = Vec::new();
             for (i, n) in s.names.iter_mut().enumerate() {
                 if n.state != NameState::Registering {
                     continue;
@@ -487,6 +499,13 @@ impl State {
                     if let Some(w) = self.wins.as_mut() {
                         w.add_own(&n.name, n.kind == NameKind::Group, n.nb_flags(), s.iface.ip);
                     }
+                    if let Some(c) = self.wins_client.as_mut() {
+                        let e = NbEntry {
+                            flags: n.nb_flags(),
+                            addr: s.iface.ip,
+                        };
+                        to_wins.push(c.register(unix_now(), &n.name, e));
+                    }
                     for w in n.waiters.drain(..) {
                         let _ = w.send(RegisterResult::Registered);
                     }
@@ -494,6 +513,9 @@ impl State {
             }
             for i in to_send {
                 send_registration(s, &s.names[i], port).await;
+            }
+            for o in to_wins {
+                send(&s.unicast, &o.out.packet, o.out.to).await;
             }
         }
     }
@@ -518,6 +540,13 @@ impl State {
                             let mut n = s.names.remove(i);
                             if let Some(w) = self.wins.as_mut() {
                                 w.remove_own(&n.name, subnet);
+                            }
+                            if let Some(o) = self
+                                .wins_client
+                                .as_mut()
+                                .and_then(|c| c.release(&n.name, subnet))
+                            {
+                                send(&s.unicast, &o.out.packet, o.out.to).await;
                             }
                             for w in n.waiters.drain(..) {
                                 let _ = w.send(RegisterResult::NoSubnet);
@@ -560,6 +589,12 @@ impl State {
         if let Some(w) = self.wins.as_mut() {
             w.save();
         }
+        let releases = self
+            .wins_client
+            .as_mut()
+            .map(|c| c.release_all())
+            .unwrap_or_default();
+        self.send_from_subnets(releases).await;
         let port = self.cfg.port;
         for s in self.subnets.values_mut() {
             let names = std::mem::take(&mut s.names);
@@ -616,6 +651,11 @@ impl State {
         let Some(s) = self.subnets.get_mut(&d.subnet) else {
             return;
         };
+        if let Some(c) = self.wins_client.as_mut()
+            && c.handle(unix_now(), d.from, &msg)
+        {
+            return;
+        }
         if let Some(out) = self.wins.as_mut().and_then(|w| w.handle(d.from, &msg)) {
             for o in out {
                 send(&s.unicast, &o.packet, o.to).await;
@@ -745,6 +785,12 @@ impl State {
     /// WINS challenges and expiry; challenge queries leave from the subnet
     /// that holds the owner's address, else the first one.
     async fn wins_tick(&mut self) {
+        let client_out = self
+            .wins_client
+            .as_mut()
+            .map(|c| c.tick(unix_now()))
+            .unwrap_or_default();
+        self.send_from_subnets(client_out).await;
         let Some(w) = self.wins.as_mut() else {
             return;
         };
@@ -756,6 +802,17 @@ impl State {
                 .or_else(|| self.subnets.values().next());
             if let Some(s) = s {
                 send(&s.unicast, &o.packet, o.to).await;
+            }
+        }
+    }
+}
+
+impl State {
+    /// WINS client packets, each from the subnet that holds the name.
+    async fn send_from_subnets(&self, v: Vec<ClientOut>) {
+        for o in v {
+            if let Some(s) = self.subnets.get(&o.from) {
+                send(&s.unicast, &o.out.packet, o.out.to).await;
             }
         }
     }

@@ -5,7 +5,9 @@
 //!   run from a second namespace against our nmbd;
 //! - our own client: a name challenge the old owner answers (refused), one
 //!   it does not (the name moves), a release by a non-owner (refused), and
-//!   the database surviving a restart.
+//!   the database surviving a restart;
+//! - `wins server = IP`: our nmbd registers its names with Samba's nmbd as
+//!   the WINS server and releases them at shutdown.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -25,9 +27,13 @@ struct Daemon {
 
 impl Daemon {
     fn start(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
+        Daemon::start_bin(lan, ns, bin("nmbd").to_str().unwrap(), conf, log)
+    }
+
+    fn start_bin(lan: &Lan, ns: usize, program: &str, conf: &Path, log: PathBuf) -> Daemon {
         let f = std::fs::File::create(&log).unwrap();
         let child = lan
-            .cmd(ns, bin("nmbd").to_str().unwrap())
+            .cmd(ns, program)
             .args(["-F", "--debug-stdout", "-d", "3", "-s"])
             .arg(conf)
             .stdin(Stdio::null())
@@ -63,7 +69,7 @@ impl Drop for Daemon {
     }
 }
 
-fn conf(dir: &Path, name: &str) -> PathBuf {
+fn conf(dir: &Path, name: &str, wins: &str) -> PathBuf {
     for d in ["state", "cache", "lock", "run", "priv"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
@@ -72,7 +78,7 @@ fn conf(dir: &Path, name: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[global]\n workgroup = WINSTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n wins support = yes\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n"
+            "[global]\n workgroup = WINSTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n {wins}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n"
         ),
     )
     .unwrap();
@@ -98,7 +104,12 @@ fn smbtorture_nbt_against_our_wins() {
     let lan = Lan::new(2, 2);
     let ours = format!("WINS{}", std::process::id() % 10000);
     let dir = scratch.path().join("ours");
-    let our = Daemon::start(&lan, 1, &conf(&dir, &ours), dir.join("log"));
+    let our = Daemon::start(
+        &lan,
+        1,
+        &conf(&dir, &ours, "wins support = yes"),
+        dir.join("log"),
+    );
     assert!(
         our.wait_log(
             &format!("registered subnet={} name={ours}<20>", lan.ip(1)),
@@ -231,7 +242,7 @@ fn wins_challenge_release_and_restart() {
     let (ip1, ip2, ip3) = (lan.ip(1), lan.ip(2), lan.ip(3));
     let ours = format!("WINR{}", std::process::id() % 10000);
     let dir = scratch.path().join("ours");
-    let conf = conf(&dir, &ours);
+    let conf = conf(&dir, &ours, "wins support = yes");
     let our = Daemon::start(&lan, 1, &conf, dir.join("log"));
     assert!(
         our.wait_log("WINS server on", Duration::from_secs(5)),
@@ -331,4 +342,50 @@ fn wins_challenge_release_and_restart() {
     assert_eq!(final_response(&owner, 16).1, rcode::OK);
     assert_eq!(query(&other, ip1, 17, &keep).0, rcode::NAM_ERR);
     our.stop();
+}
+
+#[test]
+fn our_names_registered_with_samba_as_wins_server() {
+    if !require_root("our_names_registered_with_samba_as_wins_server") {
+        return;
+    }
+    let scratch = Scratch::new();
+    let lan = Lan::new(4, 3);
+    let (ip1, ip2) = (lan.ip(1), lan.ip(2));
+    let pid = std::process::id() % 10000;
+    let (samba, ours) = (format!("SWINS{pid}"), format!("WCLI{pid}"));
+    let sdir = scratch.path().join("samba");
+    let sconf = conf(&sdir, &samba, "wins support = yes");
+    let server = Daemon::start_bin(&lan, 1, "/usr/sbin/nmbd", &sconf, sdir.join("log"));
+    let dir = scratch.path().join("ours");
+    let oconf = conf(&dir, &ours, &format!("wins server = {ip1}"));
+    let our = Daemon::start(&lan, 2, &oconf, dir.join("log"));
+    // Registered by broadcast first (about 4 s), then with the server.
+    assert!(
+        our.wait_log(
+            &format!("registered with the WINS server name={ours}<20>"),
+            Duration::from_secs(20)
+        ),
+        "{}\n--- Samba ---\n{}",
+        our.log_text(),
+        server.log_text()
+    );
+    let sock = socket(&lan, 3, lan.ip(3), 0);
+    let name = NbName::new(&ours, 0x20).unwrap();
+    assert_eq!(
+        query(&sock, ip1, 1, &name),
+        (rcode::OK, vec![ip2]),
+        "{}",
+        server.log_text()
+    );
+    // Our workgroup, a group name, is there too.
+    let wg = NbName::new("WINSTESTWG", 0x1e).unwrap();
+    assert_eq!(query(&sock, ip1, 2, &wg).0, rcode::OK);
+    // SIGTERM: released at the server too.
+    our.stop();
+    let gone = wait_for(Duration::from_secs(5), || {
+        (query(&sock, ip1, 3, &name).0 == rcode::NAM_ERR).then_some(())
+    });
+    assert!(gone.is_some(), "{}", server.log_text());
+    drop(server);
 }

@@ -19,6 +19,7 @@
 //! Sans-IO: [`WinsServer::handle`] and [`WinsServer::tick`] return the
 //! packets to send; the name service task owns the sockets (names.rs).
 
+pub mod client;
 pub mod db;
 pub mod service;
 #[cfg(test)]
