@@ -14,7 +14,9 @@
 //!   (ACT_ERR) nor a group a unique name (RFS_ERR);
 //! - <1d> names (local master browser) are answered positively but never
 //!   stored: they only mean something on one subnet;
-//! - a release is obeyed only from the owner's own address.
+//! - a release is obeyed only from the owner's own address;
+//! - a multi-homed registration (opcode 0xF) from a new address is added to
+//!   the name when the challenged owner lists that address among its own.
 //!
 //! Sans-IO: [`WinsServer::handle`] and [`WinsServer::tick`] return the
 //! packets to send; the name service task owns the sockets (names.rs).
@@ -197,8 +199,19 @@ impl WinsServer {
                     c.trn_id == header.trn_id && c.name == record.name && *src.ip() == c.owner
                 })?;
                 let c = self.challenges.remove(i);
-                let still_owner = header.rcode == rcode::OK
-                    && matches!(&record.rdata, RData::Nb(e) if e.iter().any(|e| e.addr == c.owner));
+                let answered: &[NbEntry] = match &record.rdata {
+                    RData::Nb(e) if header.rcode == rcode::OK => e,
+                    _ => &[],
+                };
+                let still_owner = answered.iter().any(|e| e.addr == c.owner);
+                if still_owner
+                    && c.request.opcode == Opcode::MultiHomedRegistration
+                    && answered.iter().any(|e| e.addr == c.entry.addr)
+                {
+                    // The owner lists the registrant's address as one of its
+                    // own: one multi-homed host, the address joins the name.
+                    return Some(vec![self.add_address(now, &c)]);
+                }
                 Some(vec![if still_owner {
                     tracing::info!(target: LOG, name = %c.name, owner = %c.owner, registrant = %c.entry.addr, "owner still holds the name: registration refused");
                     reg_response(
@@ -407,6 +420,29 @@ impl WinsServer {
                 vec![wack, q]
             }
         }
+    }
+
+    /// A multi-homed owner's further address.
+    fn add_address(&mut self, now: u64, c: &Challenge) -> Out {
+        let version = self.db.next_version();
+        let r = self
+            .db
+            .records
+            .entry(c.name.clone())
+            .or_insert_with(|| Record {
+                kind: Kind::Unique,
+                addrs: Vec::new(),
+                expires: None,
+                version,
+            });
+        if !r.addrs.iter().any(|(_, a)| *a == c.entry.addr) {
+            r.addrs.push((c.entry.flags, c.entry.addr));
+        }
+        r.expires = Some(now + u64::from(c.ttl));
+        r.version = version;
+        self.dirty = true;
+        tracing::info!(target: LOG, name = %c.name, addr = %c.entry.addr, version, "multi-homed owner: address added");
+        reg_response(&c.request, rcode::OK, &c.name, c.ttl, c.entry, c.registrant)
     }
 
     fn grant(&mut self, now: u64, c: &Challenge) -> Out {

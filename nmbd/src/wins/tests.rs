@@ -522,3 +522,64 @@ fn names_compare_byte_for_byte_and_long_scopes_are_refused() {
         rcode::SRV_ERR
     );
 }
+
+#[test]
+fn multi_homed_owner_adds_an_address() {
+    let mut w = server();
+    let n = name("MULTI", 0x20);
+    only(w.handle(
+        T0,
+        src(A),
+        &reg_msg(1, Opcode::MultiHomedRegistration, &n, 1000, false, A),
+    ));
+    let out = w
+        .handle(
+            T0,
+            src(B),
+            &reg_msg(2, Opcode::MultiHomedRegistration, &n, 1000, false, B),
+        )
+        .unwrap();
+    assert_eq!(out[0].packet.header.opcode, Opcode::Wack);
+    // The owner answers with both of its addresses.
+    let both = vec![
+        NbEntry {
+            flags: nbflags::ONT_H,
+            addr: A,
+        },
+        NbEntry {
+            flags: nbflags::ONT_H,
+            addr: B,
+        },
+    ];
+    let answer = build::query_positive(out[1].packet.header.trn_id, false, &n, 100, both);
+    let o = only(w.handle(
+        T0,
+        SocketAddrV4::new(A, 137),
+        &Message::parse(&answer.to_bytes().unwrap()).unwrap(),
+    ));
+    assert_eq!(
+        (o.to, rc(&o), o.packet.header.opcode),
+        (src(B), rcode::OK, Opcode::MultiHomedRegistration)
+    );
+    assert_eq!(
+        addrs(&only(w.handle(T0, src(B), &query_msg(3, &n)))),
+        vec![A, B]
+    );
+    // Each address refreshes without dropping the other.
+    only(w.handle(
+        T0 + 5,
+        src(A),
+        &reg_msg(4, Opcode::MultiHomedRegistration, &n, 1000, false, A),
+    ));
+    assert_eq!(w.record(&n).unwrap().addrs.len(), 2);
+    // A plain registration from one of them makes it single-homed again.
+    only(w.handle(
+        T0 + 6,
+        src(B),
+        &reg_msg(5, Opcode::Registration, &n, 1000, false, B),
+    ));
+    assert_eq!(
+        addrs(&only(w.handle(T0, src(B), &query_msg(6, &n)))),
+        vec![B]
+    );
+}
