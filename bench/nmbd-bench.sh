@@ -16,6 +16,7 @@
 # Usage: bench/nmbd-bench.sh            (from the repository root, as root)
 # Environment: TIMELIMIT (10, s per smbtorture bench), MAX_SETTLE (60, s),
 #   POLL (0.5), SETTLE_POLLS (6), SAMBA_NMBD (/usr/sbin/nmbd), SKIP_BUILD=1,
+#   PARTS ("queries settle": which halves to run), OUR_NMBD (a binary),
 #   KEEP=1 (keep the temp dir and logs).
 # Needs: Debian's samba, samba-common-bin (nmblookup), samba-testsuite
 # (smbtorture); iproute2; taskset.
@@ -27,6 +28,7 @@ MAX_SETTLE=${MAX_SETTLE:-60}
 POLL=${POLL:-0.5}
 SETTLE_POLLS=${SETTLE_POLLS:-6}
 SAMBA_NMBD=${SAMBA_NMBD:-/usr/sbin/nmbd}
+PARTS=${PARTS:-queries settle}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 for t in smbtorture nmblookup taskset ip "$SAMBA_NMBD"; do
@@ -116,7 +118,8 @@ start() {
     ours) bin=$OUR_NMBD ;;
     samba) bin=$SAMBA_NMBD ;;
     esac
-    in_ns "${NSI[$who]}" "$bin" -F --debug-stdout -s "$T/$who/smb.conf" >>"$T/$who.log" 2>&1 &
+    # Not through in_ns: $! must be the daemon (ip netns exec execs it).
+    ip netns exec "${ns[${NSI[$who]}]}" "$bin" -F --debug-stdout -s "$T/$who/smb.conf" >>"$T/$who.log" 2>&1 &
     DPID[$who]=$!
     START[$who]=$(date +%s.%N)
 }
@@ -179,6 +182,7 @@ print_table() {
 }
 
 echo "== temp dir $T, LAN $net.0/24" >&2
+if [[ " $PARTS " == *" queries "* ]]; then
 echo "== queries (timelimit $TIMELIMIT s)" >&2
 for who in ours samba; do
     write_conf "$who" " local master = no
@@ -197,6 +201,7 @@ for who in ours samba; do
         "$(torture "$who" nbt.bench-wins.wins)"
 done
 for who in ours samba; do stop "$who"; done
+fi
 
 # settle LABEL WHO...: starts them together, polls for a settled master.
 settle() {
@@ -216,7 +221,7 @@ settle() {
             settled+=("| $label | none in ${MAX_SETTLE} s | - |")
             break
         fi
-        ans=$(in_ns 3 nmblookup -B "$net.255" -M -- "$WG" 2>/dev/null | awk '/<1d>/ { print $1 }' | sort -u | tr '\n' ' ')
+        ans=$( (in_ns 3 nmblookup -B "$net.255" -M -- "$WG" 2>/dev/null || true) | awk '/<1d>/ { print $1 }' | sort -u | tr '\n' ' ')
         if [ -n "$ans" ] && [ "$(wc -w <<<"$ans")" = 1 ] && [ "$ans" = "$last" ]; then
             run=$((run + 1))
         elif [ -n "$ans" ] && [ "$(wc -w <<<"$ans")" = 1 ]; then
@@ -237,13 +242,17 @@ settle() {
     for who in "$@"; do stop "$who"; done
     sleep 1
 }
-echo "== start-up to a settled master (os level: ours 21, Samba 20)" >&2
-settle "both together" ours samba
-settle "ours alone" ours
-settle "Samba alone" samba
+if [[ " $PARTS " == *" settle "* ]]; then
+    echo "== start-up to a settled master (os level: ours 21, Samba 20)" >&2
+    settle "both together" ours samba
+    settle "ours alone" ours
+    settle "Samba alone" samba
+fi
 
 echo "$(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)"
 print_table
-printf '\n| start-up to a settled master | settled after | master |\n|---|---:|---|\n'
-printf '%s\n' "${settled[@]}"
+if [ ${#settled[@]} -gt 0 ]; then
+    printf '\n| start-up to a settled master | settled after | master |\n|---|---:|---|\n'
+    printf '%s\n' "${settled[@]}"
+fi
 echo
