@@ -6,6 +6,9 @@ Seeds come from real traffic kept in the repository:
                                      payload per line (C/S, hex, NBSS framing)
   smbd/src/dcerpc/testdata.rs        DCE/RPC PDUs captured on IPC$ (srvsvc,
                                      wkssvc), one `pub const NAME: &str` each
+  nmbd/src/wire/nbns/tests.rs        name service packets of Samba's nmbd
+                                     and nmblookup, hex literals
+  nmbd/src/wire/captured.rs          browser datagrams of Samba's nmbd
 A few commands and structures that smbclient never sent in the capture
 (LOCK, FLUSH, CHANGE_NOTIFY, ECHO, LOGOFF, OPLOCK_BREAK acknowledgments,
 create contexts, EA lists, security descriptors) get small hand-built seeds
@@ -370,6 +373,30 @@ add("cnid_netatalk", b"\x02" + struct.pack("<iii", 4, 5, 0) + b"afp\0/vol\0")
 for which in range(4):
     for variant in range(3):
         add("cnid_proto", bytes([which, variant]))
+
+# ---- nmbd: the name service packets (hex literals in the nbns unit tests)
+# and the datagrams captured from Samba's nmbd (nmbd/src/wire/captured.rs),
+# each datagram also cut into its mailslot write and browser frame.
+
+with open(os.path.join(ROOT, "nmbd/src/wire/nbns/tests.rs")) as f:
+    for m in re.finditer(r'const \w+: &str = "([0-9a-f]+)";', f.read()):
+        pkt = bytes.fromhex(m.group(1))
+        add("nbns_packet", pkt)
+        add("nbname", pkt[12:])
+        add("nbname", pkt)
+
+with open(os.path.join(ROOT, "nmbd/src/wire/captured.rs")) as f:
+    for m in re.finditer(r"pub const \w+: \[u8; \d+\] = \[([^\]]*)\];", f.read()):
+        dg = bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", m.group(1)))
+        add("nb_datagram", dg)
+        add("nbname", dg[14:])
+        # 14-byte header, source and destination names (34 bytes each, no
+        # scope in the capture), then the SMB.
+        smb = dg[14 + 34 + 34:]
+        add("mailslot_write", smb)
+        # SMB Transaction: DataCount at SMB offset 55, DataOffset at 57.
+        count, offset = u16(smb, 55), u16(smb, 57)
+        add("browse_frame", smb[offset:offset + count])
 
 # ---- Write them out.
 

@@ -23,6 +23,9 @@ pub const MAX_NAME: usize = 15;
 /// The longest encoded name with its scope (RFC 1002 4.1, as DNS).
 pub const MAX_ENCODED: usize = 255;
 /// The most compression pointers one name may follow (Samba stops at 10).
+/// The bound [`NbName::decode_exact`] applies (a name still fits a
+/// 576-byte datagram with room to spare).
+pub const MAX_ENCODED_WINS: usize = 320;
 pub const MAX_POINTERS: usize = 10;
 /// The longest scope label.
 pub const MAX_LABEL: usize = 63;
@@ -63,7 +66,7 @@ pub enum NameError {
     PointerForward(usize, usize),
     #[error("more than {MAX_POINTERS} compression pointers")]
     PointerChain,
-    #[error("encoded name longer than {MAX_ENCODED} bytes")]
+    #[error("encoded name too long")]
     NameTooLong,
 }
 
@@ -160,12 +163,19 @@ impl NbName {
     /// A name from its 16 raw bytes (trailing spaces and NULs dropped), as
     /// node status lists them.
     pub fn from_raw(raw: &[u8; 16], scope: &str) -> NbName {
+        let mut n = NbName::from_raw_exact(raw, scope);
+        n.name.make_ascii_uppercase();
+        n
+    }
+
+    /// As [`NbName::from_raw`], the case of the name kept.
+    pub fn from_raw_exact(raw: &[u8; 16], scope: &str) -> NbName {
         let mut end = 15;
         while end > 0 && (raw[end - 1] == b' ' || raw[end - 1] == 0) {
             end -= 1;
         }
         NbName {
-            name: raw[..end].to_ascii_uppercase(),
+            name: raw[..end].to_vec(),
             suffix: raw[15],
             scope: scope.to_string(),
         }
@@ -199,6 +209,20 @@ impl NbName {
     /// Decodes the name at `at` in `packet`; returns it and the offset just
     /// after it (after the first pointer when it was compressed).
     pub fn decode(packet: &[u8], at: usize) -> Result<(NbName, usize), NameError> {
+        let (mut n, end) = NbName::decode_with(packet, at, MAX_ENCODED)?;
+        n.name.make_ascii_uppercase();
+        Ok((n, end))
+    }
+
+    /// As [`NbName::decode`] but the name exactly as sent (its case kept)
+    /// and up to [`MAX_ENCODED_WINS`] bytes long: a WINS server compares
+    /// names byte for byte and must see an over-long scope to refuse it
+    /// (Windows and Samba 4 answer SRV_ERR beyond a 237-byte scope).
+    pub fn decode_exact(packet: &[u8], at: usize) -> Result<(NbName, usize), NameError> {
+        NbName::decode_with(packet, at, MAX_ENCODED_WINS)
+    }
+
+    fn decode_with(packet: &[u8], at: usize, max: usize) -> Result<(NbName, usize), NameError> {
         let mut pos = at;
         // Where a pointer may point: strictly before the start of the part
         // being read.
@@ -230,7 +254,7 @@ impl NbName {
                         return Err(NameError::FirstLabel(len, pos));
                     }
                     total += n + 1;
-                    if total > MAX_ENCODED {
+                    if total > max {
                         return Err(NameError::NameTooLong);
                     }
                     if n == 0 {
@@ -260,12 +284,20 @@ impl NbName {
         }
         let mut scope = String::new();
         for label in &labels[1..] {
+            // Printable ASCII without dots (as `check_scope` demands of a
+            // configured scope): anything else would not encode back to
+            // the same labels.
+            if label.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b'.') {
+                return Err(NameError::BadScope(
+                    String::from_utf8_lossy(label).into_owned(),
+                ));
+            }
             if !scope.is_empty() {
                 scope.push('.');
             }
-            scope.push_str(&String::from_utf8_lossy(label));
+            scope.push_str(std::str::from_utf8(label).expect("checked ASCII"));
         }
-        let name = NbName::from_raw(&raw, &scope);
+        let name = NbName::from_raw_exact(&raw, &scope);
         Ok((name, end.expect("set at the end of the walk")))
     }
 }
@@ -412,5 +444,43 @@ mod tests {
         }
         long.push(0);
         assert_eq!(NbName::decode(&long, 0), Err(NameError::NameTooLong));
+        // Within the WINS bound, and the case kept.
+        let (n, end) = NbName::decode_exact(
+            &long[..33 + 4 * 64]
+                .iter()
+                .chain(&[0])
+                .copied()
+                .collect::<Vec<_>>(),
+            0,
+        )
+        .unwrap();
+        assert_eq!((n.scope().len(), end), (4 * 63 + 3, 33 + 4 * 64 + 1));
+    }
+
+    /// Found by fuzzing: scope labels holding a dot, a space, a control or
+    /// a non-ASCII byte decoded to a scope that encodes to other labels.
+    #[test]
+    fn scope_labels_that_would_not_round_trip() {
+        for bad in [&b"a.b"[..], b"a b", b"\x01", b"\xff\xfe"] {
+            let mut p = OURSRV_00[..33].to_vec();
+            p.push(bad.len() as u8);
+            p.extend_from_slice(bad);
+            p.push(0);
+            assert!(
+                matches!(NbName::decode(&p, 0), Err(NameError::BadScope(_))),
+                "{bad:?}"
+            );
+            assert!(
+                matches!(NbName::decode_exact(&p, 0), Err(NameError::BadScope(_))),
+                "{bad:?}"
+            );
+        }
+        let mut p = OURSRV_00[..33].to_vec();
+        p.extend_from_slice(b"\x07Example\x03com\x00");
+        let (n, _) = NbName::decode_exact(&p, 0).unwrap();
+        assert_eq!(n.scope(), "Example.com");
+        let mut out = Vec::new();
+        n.encode(&mut out);
+        assert_eq!(out, p);
     }
 }

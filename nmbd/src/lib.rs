@@ -10,4 +10,5 @@ pub mod guard;
 pub mod iface;
 pub mod ipc;
 pub mod names;
+pub mod wins;
 pub mod wire;

@@ -22,6 +22,8 @@ use tokio::time::Instant;
 
 use crate::guard::{self, Guard};
 use crate::iface::{self, Interface};
+use crate::wins::client::{ClientOut, WinsClient};
+use crate::wins::service::{WinsService, unix_now};
 use crate::wire::nbns::{
     self, Message, NbEntry, NodeName, NodeStatus, Opcode, STATISTICS_LEN, build, nbflags, rcode,
 };
@@ -100,6 +102,13 @@ pub struct NameConfig {
     pub workgroup: String,
     pub interfaces: Vec<String>,
     pub port: u16,
+    /// `wins support = yes`: answer unicast name service requests as a
+    /// WINS server, its database in `state_directory`.
+    pub wins_support: bool,
+    pub state_directory: std::path::PathBuf,
+    /// `wins server = IP`: our names are also registered there by unicast
+    /// (the first address; Samba fails over to the others).
+    pub wins_server: Option<Ipv4Addr>,
 }
 
 impl NameConfig {
@@ -110,6 +119,9 @@ impl NameConfig {
             workgroup: g.workgroup.clone(),
             interfaces: g.interfaces.clone(),
             port: g.nbt_port,
+            wins_support: g.wins_support,
+            state_directory: g.state_directory.clone(),
+            wins_server: g.wins_server.first().copied(),
         }
     }
 
@@ -168,6 +180,18 @@ impl NameService {
         let own = cfg.own_names().map_err(|e| e.to_string())?;
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (lost_tx, _) = broadcast::channel(64);
+        let first_trn = (std::process::id() as u16).wrapping_mul(7919);
+        let wins = match cfg.wins_support {
+            true => Some(WinsService::open(
+                cfg.state_directory.clone(),
+                cfg.port,
+                first_trn ^ 0x8000,
+            )?),
+            false => None,
+        };
+        let wins_client = cfg
+            .wins_server
+            .map(|ip| WinsClient::new(ip, cfg.port, first_trn ^ 0x4000));
         let (in_tx, in_rx) = mpsc::channel(1024);
         let mut state = State {
             cfg,
@@ -175,11 +199,13 @@ impl NameService {
             subnets: BTreeMap::new(),
             guard: Guard::default(),
             recent: VecDeque::new(),
-            next_trn: (std::process::id() as u16).wrapping_mul(7919),
+            next_trn: first_trn,
             inbound: in_tx,
             lost: lost_tx.clone(),
             bind_failed: HashSet::new(),
             queries: Vec::new(),
+            wins,
+            wins_client,
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         Ok((
@@ -323,6 +349,10 @@ struct State {
     bind_failed: HashSet<Ipv4Addr>,
     /// Our broadcast name queries waiting for an answer.
     queries: Vec<PendingQuery>,
+    /// `wins support = yes`.
+    wins: Option<WinsService>,
+    /// `wins server = IP`.
+    wins_client: Option<WinsClient>,
 }
 
 struct PendingQuery {
@@ -361,7 +391,10 @@ impl State {
                         return;
                     }
                 },
-                _ = reg_tick.tick() => self.registration_tick().await,
+                _ = reg_tick.tick() => {
+                    self.registration_tick().await;
+                    self.wins_tick().await;
+                }
                 _ = rescan.tick() => self.rescan().await,
                 _ = flush.tick() => self.guard.flush(),
                 _ = query_tick.tick(), if !self.queries.is_empty() => self.query_tick().await,
@@ -492,6 +525,7 @@ impl State {
         let port = self.cfg.port;
         for s in self.subnets.values_mut() {
             let mut to_send = Vec::new();
+            let mut to_wins = Vec::new();
             for (i, n) in s.names.iter_mut().enumerate() {
                 if n.state != NameState::Registering {
                     continue;
@@ -502,6 +536,16 @@ impl State {
                 } else {
                     n.state = NameState::Registered;
                     tracing::info!(target: LOG, subnet = %s.iface.ip, name = %n.name, "registered");
+                    if let Some(w) = self.wins.as_mut() {
+                        w.add_own(&n.name, n.kind == NameKind::Group, n.nb_flags(), s.iface.ip);
+                    }
+                    if let Some(c) = self.wins_client.as_mut() {
+                        let e = NbEntry {
+                            flags: n.nb_flags(),
+                            addr: s.iface.ip,
+                        };
+                        to_wins.push(c.register(unix_now(), &n.name, e));
+                    }
                     for w in n.waiters.drain(..) {
                         let _ = w.send(RegisterResult::Registered);
                     }
@@ -509,6 +553,9 @@ impl State {
             }
             for i in to_send {
                 send_registration(s, &s.names[i], port).await;
+            }
+            for o in to_wins {
+                send(&s.unicast, &o.out.packet, o.out.to).await;
             }
         }
     }
@@ -531,6 +578,16 @@ impl State {
                     Some(s) => match s.names.iter().position(|n| n.name == name) {
                         Some(i) => {
                             let mut n = s.names.remove(i);
+                            if let Some(w) = self.wins.as_mut() {
+                                w.remove_own(&n.name, subnet);
+                            }
+                            if let Some(o) = self
+                                .wins_client
+                                .as_mut()
+                                .and_then(|c| c.release(&n.name, subnet))
+                            {
+                                send(&s.unicast, &o.out.packet, o.out.to).await;
+                            }
                             for w in n.waiters.drain(..) {
                                 let _ = w.send(RegisterResult::NoSubnet);
                             }
@@ -645,6 +702,15 @@ impl State {
     }
 
     async fn release_all(&mut self) {
+        if let Some(w) = self.wins.as_mut() {
+            w.save();
+        }
+        let releases = self
+            .wins_client
+            .as_mut()
+            .map(|c| c.release_all())
+            .unwrap_or_default();
+        self.send_from_subnets(releases).await;
         let port = self.cfg.port;
         for s in self.subnets.values_mut() {
             let names = std::mem::take(&mut s.names);
@@ -701,6 +767,17 @@ impl State {
         let Some(s) = self.subnets.get_mut(&d.subnet) else {
             return;
         };
+        if let Some(c) = self.wins_client.as_mut()
+            && c.handle(unix_now(), d.from, &msg)
+        {
+            return;
+        }
+        if let Some(out) = self.wins.as_mut().and_then(|w| w.handle(d.from, &msg)) {
+            for o in out {
+                send(&s.unicast, &o.packet, o.to).await;
+            }
+            return;
+        }
         let reply = match msg {
             Message::NameQuery {
                 trn_id,
@@ -820,6 +897,43 @@ impl State {
             name: n.name.clone(),
             why: LostReason::Refused { by, rcode: rc },
         });
+    }
+}
+
+impl State {
+    /// WINS challenges and expiry; challenge queries leave from the subnet
+    /// that holds the owner's address, else the first one.
+    async fn wins_tick(&mut self) {
+        let client_out = self
+            .wins_client
+            .as_mut()
+            .map(|c| c.tick(unix_now()))
+            .unwrap_or_default();
+        self.send_from_subnets(client_out).await;
+        let Some(w) = self.wins.as_mut() else {
+            return;
+        };
+        for o in w.tick() {
+            let s = self
+                .subnets
+                .values()
+                .find(|s| s.iface.contains(*o.to.ip()))
+                .or_else(|| self.subnets.values().next());
+            if let Some(s) = s {
+                send(&s.unicast, &o.packet, o.to).await;
+            }
+        }
+    }
+}
+
+impl State {
+    /// WINS client packets, each from the subnet that holds the name.
+    async fn send_from_subnets(&self, v: Vec<ClientOut>) {
+        for o in v {
+            if let Some(s) = self.subnets.get(&o.from) {
+                send(&s.unicast, &o.out.packet, o.out.to).await;
+            }
+        }
     }
 }
 

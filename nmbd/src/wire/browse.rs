@@ -313,10 +313,16 @@ impl BrowseFrame {
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0u8; 64 + super::dgram::MAX_DATAGRAM];
+        // A parsed backup list may hold up to 255 names (found by
+        // fuzzing: a long one did not fit the datagram-sized buffer).
+        let names = match self {
+            BrowseFrame::GetBackupListResponse { servers, .. } => servers.len() * (MAX_NAME + 1),
+            _ => 0,
+        };
+        let mut v = vec![0u8; 64 + super::dgram::MAX_DATAGRAM + names];
         let n = self
             .emit(&mut v)
-            .expect("every frame we build fits a datagram");
+            .expect("the buffer holds the longest emission of every frame");
         v.truncate(n);
         v
     }

@@ -193,7 +193,8 @@ impl Header {
         })
     }
 
-    fn flags(&self) -> u16 {
+    /// The 16-bit flags word (WACK rdata echoes it).
+    pub fn flags(&self) -> u16 {
         (u16::from(self.response) << 15)
             | (u16::from(self.opcode.wire() & 0xf) << 11)
             | (u16::from(self.authoritative) << 10)
@@ -291,7 +292,8 @@ pub struct Packet {
 }
 
 /// A bounded reader over the datagram; names are decoded against the whole
-/// packet (compression pointers) through [`NbName::decode`].
+/// packet (compression pointers) through [`NbName::decode_exact`]: a name
+/// server compares names byte for byte, as Samba and Windows do.
 struct Reader<'a> {
     packet: &'a [u8],
     pos: usize,
@@ -320,7 +322,7 @@ impl<'a> Reader<'a> {
     fn name(&mut self) -> Result<NbName, NbnsError> {
         let at = self.pos;
         let (name, end) =
-            NbName::decode(self.packet, at).map_err(|err| NbnsError::Name { at, err })?;
+            NbName::decode_exact(self.packet, at).map_err(|err| NbnsError::Name { at, err })?;
         self.pos = end;
         Ok(name)
     }

@@ -391,3 +391,18 @@ fn broken_smb_transactions() {
     let ms = MailslotWrite::parse(&data).unwrap();
     assert_eq!(MailslotWrite::browse(ms.data.clone()).to_vec(), data);
 }
+
+/// Found by fuzzing: a backup list response with many names, parsed from a
+/// long frame, made `to_vec` panic (its buffer was one datagram).
+#[test]
+fn long_backup_list_emits() {
+    let mut f = vec![10u8, 255, 1, 2, 3, 4];
+    for i in 0..255u8 {
+        f.extend_from_slice(format!("SERVER{i:03}ABCDEF").as_bytes());
+        f.push(0);
+    }
+    let frame = BrowseFrame::parse(&f).unwrap();
+    let bytes = frame.to_vec();
+    assert_eq!(bytes.len(), 6 + 255 * 16);
+    assert_eq!(BrowseFrame::parse(&bytes).unwrap(), frame);
+}
