@@ -529,7 +529,9 @@ impl State {
     fn datagram(&mut self, subnet: Ipv4Addr, from: SocketAddrV4, data: &[u8]) -> Option<Input> {
         let src = *from.ip();
         // Our own broadcasts come back to our broadcast sockets.
-        if self.subnets.contains_key(&src) || !self.guard.admit(src) {
+        // Browser traffic is a few datagrams a minute per host: the flood
+        // limit always applies.
+        if self.subnets.contains_key(&src) || !self.guard.admit(src, true) {
             return None;
         }
         let (header_ip, source, destination, frame) =

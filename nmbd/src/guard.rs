@@ -2,7 +2,10 @@
 //! seconds. The first bad datagram of a source in a window is logged at
 //! once (source and reason); the rest are counted and summed up in one line
 //! per source when the window ends. A source sending more than
-//! [`FLOOD_LIMIT`] datagrams in a window is ignored until the window ends.
+//! [`FLOOD_LIMIT`] datagrams in a window is ignored until the window ends
+//! while the daemon is busy (its queue of received datagrams backs up): a
+//! fast client alone is served as fast as we can, a flood that would crowd
+//! out the others is not.
 //! Memory is bounded: at most [`MAX_SOURCES`] sources are tracked per
 //! window; beyond that, further sources share one overflow counter.
 
@@ -22,6 +25,8 @@ struct Source {
     packets: u32,
     bad: u32,
     suppressed: u32,
+    /// Datagrams refused as a flood.
+    ignored: u32,
     last_reason: String,
     flood_logged: bool,
 }
@@ -33,8 +38,9 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Counts a datagram from `src`; false when the source is flooding.
-    pub fn admit(&mut self, src: Ipv4Addr) -> bool {
+    /// Counts a datagram from `src`; false when the source is flooding
+    /// and we are `busy`.
+    pub fn admit(&mut self, src: Ipv4Addr, busy: bool) -> bool {
         let full = self.sources.len() >= MAX_SOURCES;
         let Some(s) = (match self.sources.get_mut(&src) {
             Some(s) => Some(s),
@@ -44,12 +50,13 @@ impl Guard {
             return true;
         };
         s.packets = s.packets.saturating_add(1);
-        if s.packets <= FLOOD_LIMIT {
+        if s.packets <= FLOOD_LIMIT || !busy {
             return true;
         }
+        s.ignored = s.ignored.saturating_add(1);
         if !s.flood_logged {
             s.flood_logged = true;
-            tracing::warn!(target: LOG, source = %src, "dropped: flood (more than {FLOOD_LIMIT} datagrams in {}s); ignoring this source until the window ends", WINDOW.as_secs());
+            tracing::warn!(target: LOG, source = %src, "dropped: flood (more than {FLOOD_LIMIT} datagrams in {}s while busy); ignoring this source while busy until the window ends", WINDOW.as_secs());
         }
         false
     }
@@ -80,8 +87,8 @@ impl Guard {
             if s.suppressed > 0 {
                 tracing::warn!(target: LOG, source = %src, "dropped {} more bad datagrams in {}s (last: {})", s.suppressed, WINDOW.as_secs(), s.last_reason);
             }
-            if s.packets > FLOOD_LIMIT {
-                tracing::warn!(target: LOG, source = %src, "flood: {} datagrams in {}s, {} ignored", s.packets, WINDOW.as_secs(), s.packets - FLOOD_LIMIT);
+            if s.ignored > 0 {
+                tracing::warn!(target: LOG, source = %src, "flood: {} datagrams in {}s, {} ignored", s.packets, WINDOW.as_secs(), s.ignored);
             }
         }
         if self.overflow > 0 {
@@ -111,11 +118,13 @@ mod tests {
         assert_eq!(g.tracked(), 0);
         let src = Ipv4Addr::new(10, 0, 0, 9);
         for _ in 0..FLOOD_LIMIT {
-            assert!(g.admit(src));
+            assert!(g.admit(src, true));
         }
-        assert!(!g.admit(src));
-        assert!(g.admit(Ipv4Addr::new(10, 0, 0, 8)));
+        // Over the limit: refused while busy, served while idle.
+        assert!(!g.admit(src, true));
+        assert!(g.admit(src, false));
+        assert!(g.admit(Ipv4Addr::new(10, 0, 0, 8), true));
         g.flush();
-        assert!(g.admit(src));
+        assert!(g.admit(src, true));
     }
 }

@@ -46,6 +46,9 @@ const ANSWER_TTL: u32 = 259_200;
 /// The same datagram arriving on both sockets of a subnet within this time
 /// is answered once.
 const DUP_WINDOW: Duration = Duration::from_millis(200);
+/// Received datagrams waiting (of the queue's 1024) from which we count as
+/// busy, and the flood limit applies.
+const BUSY_QUEUE: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NameKind {
@@ -331,6 +334,8 @@ impl Drop for Subnet {
 
 struct Inbound {
     subnet: Ipv4Addr,
+    /// Received on the subnet's broadcast socket (else its unicast one).
+    broadcast: bool,
     from: SocketAddrV4,
     data: Vec<u8>,
 }
@@ -341,7 +346,7 @@ struct State {
     subnets: BTreeMap<Ipv4Addr, Subnet>,
     guard: Guard,
     /// (source, hash of the datagram, when) of the last datagrams.
-    recent: VecDeque<(SocketAddrV4, u64, Instant)>,
+    recent: VecDeque<(SocketAddrV4, u64, bool, Instant)>,
     next_trn: u16,
     inbound: mpsc::Sender<Inbound>,
     lost: broadcast::Sender<LostName>,
@@ -378,7 +383,10 @@ impl State {
         query_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                Some(d) = inbound.recv() => self.datagram(d).await,
+                Some(d) = inbound.recv() => {
+                    let busy = inbound.len() >= BUSY_QUEUE;
+                    self.datagram(d, busy).await
+                }
                 c = cmds.recv() => match c {
                     Some(Command::Shutdown(done)) => {
                         self.release_all().await;
@@ -454,10 +462,15 @@ impl State {
     fn open(&self, i: Interface) -> std::io::Result<Subnet> {
         let port = self.cfg.port;
         let unicast = Arc::new(iface::udp_socket(SocketAddrV4::new(i.ip, port))?);
-        let mut readers = vec![spawn_reader(unicast.clone(), i.ip, self.inbound.clone())];
+        let mut readers = vec![spawn_reader(
+            unicast.clone(),
+            i.ip,
+            false,
+            self.inbound.clone(),
+        )];
         if i.broadcast != i.ip {
             match iface::udp_socket(SocketAddrV4::new(i.broadcast, port)) {
-                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, self.inbound.clone())),
+                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, true, self.inbound.clone())),
                 Err(e) => {
                     tracing::warn!(target: LOG, subnet = %i.ip, "cannot bind the broadcast address {}:{port}: {e}; broadcasts will not be heard", i.broadcast)
                 }
@@ -726,35 +739,47 @@ impl State {
 
     /// Was this datagram (same source, same bytes) just seen on the other
     /// socket of the subnet?
-    fn duplicate(&mut self, from: SocketAddrV4, data: &[u8]) -> bool {
+    /// Whether `d` already came in on the subnet's other socket (a
+    /// datagram both sockets see is answered once). The same datagram
+    /// again on the same socket is a client's retransmission, or a new
+    /// request that reuses its transaction id: it is answered.
+    fn duplicate(&mut self, d: &Inbound) -> bool {
         let now = Instant::now();
         while self
             .recent
             .front()
-            .is_some_and(|(_, _, t)| now.duration_since(*t) > DUP_WINDOW)
+            .is_some_and(|(_, _, _, t)| now.duration_since(*t) > DUP_WINDOW)
         {
             self.recent.pop_front();
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        data.hash(&mut h);
+        d.data.hash(&mut h);
         let h = h.finish();
-        if self.recent.iter().any(|(f, x, _)| *f == from && *x == h) {
-            return true;
+        if let Some(i) = self
+            .recent
+            .iter()
+            .position(|(f, x, _, _)| *f == d.from && *x == h)
+        {
+            let other_socket = self.recent[i].2 != d.broadcast;
+            self.recent.remove(i);
+            if other_socket {
+                return true;
+            }
         }
         if self.recent.len() >= 256 {
             self.recent.pop_front();
         }
-        self.recent.push_back((from, h, now));
+        self.recent.push_back((d.from, h, d.broadcast, now));
         false
     }
 
-    async fn datagram(&mut self, d: Inbound) {
+    async fn datagram(&mut self, d: Inbound, busy: bool) {
         let src = *d.from.ip();
         // Our own broadcasts come back to our broadcast sockets.
         if d.from.port() == self.cfg.port && self.subnets.contains_key(&src) {
             return;
         }
-        if !self.guard.admit(src) || self.duplicate(d.from, &d.data) {
+        if !self.guard.admit(src, busy) || self.duplicate(&d) {
             return;
         }
         let msg = match Message::parse(&d.data) {
@@ -956,6 +981,7 @@ fn node_status(s: &Subnet) -> NodeStatus {
 fn spawn_reader(
     sock: Arc<UdpSocket>,
     subnet: Ipv4Addr,
+    broadcast: bool,
     tx: mpsc::Sender<Inbound>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -966,6 +992,7 @@ fn spawn_reader(
                     // A full queue means we are flooded: drop.
                     let _ = tx.try_send(Inbound {
                         subnet,
+                        broadcast,
                         from,
                         data: buf[..n].to_vec(),
                     });
