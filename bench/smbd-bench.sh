@@ -252,12 +252,17 @@ bench_transfer() {
     local name=$1 i out puts=() gets=()
     cd "$T"
     for i in $(seq "$RUNS"); do
+        # Each transfer starts with no dirty pages left by the one before
+        # (or by writing big.src): the writeback would land on whichever
+        # server runs next.
+        sync
         out=$(smbc "$name" -c "put big.src big" 2>&1) || {
             echo "$out" >&2
             exit 1
         }
         puts+=("$(kbs_to_mbs <<<"$out")")
         rm -f "$T/big.get"
+        sync
         out=$(smbc "$name" -c "get big big.get" 2>&1) || {
             echo "$out" >&2
             exit 1

@@ -29,6 +29,10 @@ pub enum Request {
     /// masters, as a local master serves them; empty lists on subnets
     /// where we are not the local master.
     BrowseList,
+    /// Answered with `Option<Database>` (`nmbd::wins::db`): the WINS
+    /// server's names, owners, expiry (Unix seconds) and version ids; None
+    /// unless `wins support = yes`.
+    WinsDatabase,
 }
 
 /// One subnet in the answer to [`Request::Status`].

@@ -217,6 +217,7 @@ async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: B
                     let subnets = browse.browse_list().await;
                     f.send(&BrowseListReply { subnets }).await
                 }
+                Ok(Some(Request::WinsDatabase)) => f.send(&names.wins_database().await).await,
                 Ok(None) => Ok(()),
                 Err(e) => {
                     tracing::warn!(target: LOG, "status socket: bad request: {e}");
@@ -252,6 +253,30 @@ fn force_election(path: &Path) -> ExitCode {
             eprintln!("nmbd: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The WINS database, one line per name and address.
+fn print_wins(db: &nmbd::wins::db::Database) {
+    let now = nmbd::wins::service::unix_now();
+    println!(
+        "WINS server: {} names (version {})",
+        db.records.len(),
+        db.version
+    );
+    for (name, r) in &db.records {
+        let expires = match r.expires {
+            None => "never (ours)".to_string(),
+            Some(e) => left(e.saturating_sub(now).saturating_mul(1000)),
+        };
+        let addrs: Vec<String> = r.addrs.iter().map(|(_, a)| a.to_string()).collect();
+        println!(
+            "\t{:<20} {:<6} {:<32} version {:<6} expires {expires}",
+            name.to_string(),
+            format!("{:?}", r.kind).to_lowercase(),
+            addrs.join(","),
+            r.version
+        );
     }
 }
 
@@ -322,6 +347,14 @@ fn status(path: &Path) -> ExitCode {
                 w.address.to_string(),
                 left(*ms)
             );
+        }
+    }
+    match ask::<Option<nmbd::wins::db::Database>>(path, Request::WinsDatabase) {
+        Ok(Some(db)) => print_wins(&db),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("nmbd: {e}");
+            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS

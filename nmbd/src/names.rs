@@ -166,6 +166,7 @@ enum Command {
         done: oneshot::Sender<Option<Ipv4Addr>>,
     },
     Status(oneshot::Sender<Vec<SubnetStatus>>),
+    Wins(oneshot::Sender<Option<crate::wins::db::Database>>),
     Subnets(oneshot::Sender<Vec<Interface>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -275,6 +276,15 @@ impl NameService {
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(Command::Status(tx)).await.is_err() {
             return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The WINS server's database (None unless `wins support = yes`).
+    pub async fn wins_database(&self) -> Option<crate::wins::db::Database> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Wins(tx)).await.is_err() {
+            return None;
         }
         rx.await.unwrap_or_default()
     }
@@ -631,6 +641,9 @@ impl State {
                     next: Instant::now() + QUERY_INTERVAL,
                     done,
                 });
+            }
+            Command::Wins(tx) => {
+                let _ = tx.send(self.wins.as_ref().map(|w| w.database().clone()));
             }
             Command::Status(tx) => {
                 let v = self

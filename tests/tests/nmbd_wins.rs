@@ -328,6 +328,25 @@ fn wins_challenge_release_and_restart() {
     });
     assert_eq!(answered, Some(vec![ip3]), "{}", our.log_text());
     assert_eq!(query(&other, ip1, 15, &keep), (rcode::OK, vec![ip2]));
+    // `nmbd --status` shows the WINS database and who owns each name.
+    let status = lan
+        .cmd(1, bin("nmbd").to_str().unwrap())
+        .arg("-s")
+        .arg(&conf)
+        .arg("--status")
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.contains("WINS server: "), "{status}");
+    let line = |n: &NbName| {
+        status
+            .lines()
+            .find(|l| l.trim_start().starts_with(&n.to_string()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line(&keep).contains(&ip2.to_string()), "{status}");
+    assert!(line(&moves).contains(&ip3.to_string()), "{status}");
     // The owner releases its name.
     let mut rel = build::release(
         16,

@@ -109,6 +109,11 @@ impl WinsServer {
         std::mem::take(&mut self.dirty)
     }
 
+    /// Everything the server holds, our own names included.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     pub fn record(&self, name: &NbName) -> Option<&Record> {
         self.db.records.get(name)
     }
@@ -394,7 +399,14 @@ impl WinsServer {
                     .iter_mut()
                     .find(|c| c.name == *name && c.entry.addr == entry.addr)
                 {
-                    // A retransmission: keep waiting for the owner.
+                    // The very request again (a client resends after our
+                    // WACK): ignored, the challenge goes on (smbtorture
+                    // nbt.wins checks this).
+                    if c.registrant == src && c.request.trn_id == h.trn_id {
+                        return Vec::new();
+                    }
+                    // A new request for the same name and address: keep
+                    // waiting for the owner, answer this one.
                     c.registrant = src;
                     c.request = *h;
                     return vec![wack];

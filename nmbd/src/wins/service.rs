@@ -46,6 +46,10 @@ impl WinsService {
         self.server.handle(unix_now(), src, msg)
     }
 
+    pub fn database(&self) -> &super::db::Database {
+        self.server.database()
+    }
+
     pub fn add_own(&mut self, name: &NbName, group: bool, flags: u16, addr: Ipv4Addr) {
         self.server.add_own(name, group, flags, addr);
     }

@@ -159,11 +159,20 @@ fn challenge_owner_answers_registrant_refused() {
     assert_eq!(q.to, SocketAddrV4::new(A, 137));
     assert_eq!(q.packet.questions[0].name, n);
     assert!(!q.packet.header.broadcast);
-    // A retransmission gets another WACK, no second challenge.
+    // The same request resent is ignored: no WACK, no second challenge.
+    let again = w
+        .handle(
+            T0,
+            src(B),
+            &reg_msg(7, Opcode::Registration, &n, 1000, false, B),
+        )
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    // A new request for it gets a WACK, still no second challenge.
     let again = only(w.handle(
         T0,
         src(B),
-        &reg_msg(7, Opcode::Registration, &n, 1000, false, B),
+        &reg_msg(8, Opcode::Registration, &n, 1000, false, B),
     ));
     assert_eq!(again.packet.header.opcode, Opcode::Wack);
     // The owner answers for the name: B is refused.
@@ -179,9 +188,10 @@ fn challenge_owner_answers_registrant_refused() {
     assert!(w.handle(T0 + 1, src(B), &answer).is_none());
     let o = only(w.handle(T0 + 1, SocketAddrV4::new(A, 137), &answer));
     assert_eq!((o.to, rc(&o)), (src(B), rcode::ACT_ERR));
-    assert_eq!(o.packet.header.trn_id, 7);
+    // The answer goes to the latest request.
+    assert_eq!(o.packet.header.trn_id, 8);
     assert_eq!(
-        addrs(&only(w.handle(T0, src(B), &query_msg(8, &n)))),
+        addrs(&only(w.handle(T0, src(B), &query_msg(9, &n)))),
         vec![A]
     );
 }
