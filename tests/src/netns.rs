@@ -3,7 +3,9 @@
 //! by side; everything is deleted on drop. Needs root.
 
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A bridge and `n` namespaces with `eth0` at 10.A.B.i/24 (i = 1..=n).
 pub struct Lan {
@@ -94,4 +96,66 @@ impl Drop for Lan {
             .args(["link", "del", &self.bridge])
             .status();
     }
+}
+
+/// Our nmbd (`-F --debug-stdout -d 2 -s conf`) in namespace `ns`, its
+/// output in a file; killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn nmbd(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
+        let f = std::fs::File::create(&log).expect("create the log");
+        let child = lan
+            .cmd(ns, crate::bin("nmbd").to_str().expect("utf-8 path"))
+            .args(["-F", "--debug-stdout", "-d", "2", "-s"])
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup the log"))
+            .stderr(f)
+            .spawn()
+            .expect("start nmbd");
+        Daemon { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        crate::wait_for(limit, || self.log_text().contains(needle).then_some(())).is_some()
+    }
+
+    /// Still running?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An smb.conf for our nmbd under `dir` (with its state, cache, lock, run
+/// and private directories): workgroup `workgroup`, NetBIOS name `name`,
+/// `local master = no`, then the `extra` [global] lines.
+pub fn nmbd_conf(dir: &Path, workgroup: &str, name: &str, extra: &str) -> PathBuf {
+    for d in ["state", "cache", "lock", "run", "priv"] {
+        std::fs::create_dir_all(dir.join(d)).expect("create a directory");
+    }
+    let d = dir.display();
+    let path = dir.join("smb.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "[global]\n workgroup = {workgroup}\n netbios name = {name}\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n{extra}"
+        ),
+    )
+    .expect("write smb.conf");
+    path
 }

@@ -7,67 +7,22 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::netbios::NbName;
 use nmbd::wire::browse::{BrowseFrame, Election};
 use nmbd::wire::dgram::{Datagram, DgramHeader, MailslotWrite, MsgType, NodeType};
 use nmbd::wire::nbns::{Message, Packet, build};
-use system_tests::netns::Lan;
-use system_tests::{Scratch, bin, require_root, wait_for};
-
-/// Our nmbd in a namespace, its output in a file; killed on drop.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
-        let f = std::fs::File::create(&log).unwrap();
-        let child = lan
-            .cmd(ns, bin("nmbd").to_str().unwrap())
-            .args(["-F", "--debug-stdout", "-d", "2", "-s"])
-            .arg(conf)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start nmbd");
-        Daemon { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str, limit: Duration) -> bool {
-        wait_for(limit, || self.log_text().contains(needle).then_some(())).is_some()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use system_tests::netns::{Daemon, Lan, nmbd_conf};
+use system_tests::{Scratch, require_root, wait_for};
 
 fn conf(dir: &Path, name: &str) -> PathBuf {
-    for d in ["state", "cache", "lock", "run", "priv"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let d = dir.display();
-    let path = dir.join("smb.conf");
-    std::fs::write(
-        &path,
-        format!(
-            "[global]\n workgroup = NBBADWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n"
-        ),
+    nmbd_conf(
+        dir,
+        "NBBADWG",
+        name,
+        " interfaces = eth0\n bind interfaces only = yes\n",
     )
-    .unwrap();
-    path
 }
 
 /// A socket bound in namespace `ns` to its address, any port.
@@ -253,7 +208,7 @@ fn bad_datagrams_and_flood() {
     let wg = NbName::new("NBBADWG", 0x1e).unwrap();
 
     let dir = scratch.path().join("ours");
-    let our = Daemon::start(&lan, 1, &conf(&dir, &ours), dir.join("log"));
+    let our = Daemon::nmbd(&lan, 1, &conf(&dir, &ours), dir.join("log"));
     assert!(
         our.wait_log("browsing on subnet", Duration::from_secs(15)),
         "our nmbd did not start browsing:\n{}",
