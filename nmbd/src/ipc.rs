@@ -3,6 +3,11 @@
 //! frame (bincode), answered by one frame whose type depends on the
 //! request. `nmbd --status` and `nmbd --force-election` use it; smbd asks
 //! for [`Request::BrowseList`] to answer NetServerEnum2.
+//!
+//! Who may ask what: anyone who can connect (the socket's owner and group)
+//! may read; a request that changes state ([`Request::changes_state`]) is
+//! answered only for root and the uid nmbd runs as, judged by the peer's
+//! SO_PEERCRED ([`allowed`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +40,22 @@ pub enum Request {
     WinsDatabase,
 }
 
+impl Request {
+    /// Requests that change the daemon's state rather than read it.
+    pub fn changes_state(self) -> bool {
+        match self {
+            Request::ForceElection => true,
+            Request::Status | Request::BrowseList | Request::WinsDatabase => false,
+        }
+    }
+}
+
+/// Whether a peer with uid `peer_uid` (from SO_PEERCRED) may send `req` to
+/// a daemon running as `own_uid`.
+pub fn allowed(req: Request, peer_uid: u32, own_uid: u32) -> bool {
+    !req.changes_state() || peer_uid == 0 || peer_uid == own_uid
+}
+
 /// One subnet in the answer to [`Request::Status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubnetReport {
@@ -45,12 +66,31 @@ pub struct SubnetReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForceElectionReply {
+pub enum ForceElectionReply {
     /// Subnets where an election is now running.
-    pub started: u32,
+    Started(u32),
+    /// Not root nor the uid nmbd runs as: nothing was done.
+    Refused { uid: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrowseListReply {
     pub subnets: Vec<SubnetBrowseList>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_ask() {
+        let (root, daemon, other) = (0, 1000, 65534);
+        for r in [Request::Status, Request::BrowseList, Request::WinsDatabase] {
+            assert!(allowed(r, other, daemon), "{r:?}");
+        }
+        assert!(allowed(Request::ForceElection, root, daemon));
+        assert!(allowed(Request::ForceElection, daemon, daemon));
+        assert!(!allowed(Request::ForceElection, other, daemon));
+        assert!(!allowed(Request::ForceElection, other, root));
+    }
 }

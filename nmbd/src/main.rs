@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::cred::PeerCred;
 use common::daemon::{
     DaemonSignal, LogConfig, PidFile, Readiness, Signals, daemonize, init_logging,
 };
@@ -13,7 +14,7 @@ use common::smbconf;
 use nmbd::browsing::BrowseService;
 use nmbd::ipc::{
     BrowseListReply, ForceElectionReply, MAX_FRAME, MAX_REQUEST, Request, SOCKET as STATUS_SOCKET,
-    SubnetReport,
+    SubnetReport, allowed,
 };
 use nmbd::names::{NameConfig, NameService, NameState};
 
@@ -182,18 +183,43 @@ fn bind_status(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(l)
 }
 
-/// One [`Request`] per connection (see `nmbd::ipc`).
+/// One [`Request`] per connection (see `nmbd::ipc`); requests that
+/// change state only from root and our own uid (SO_PEERCRED).
 async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: BrowseService) {
+    let own_uid = nix::unistd::geteuid().as_raw();
     loop {
         let Ok((stream, _)) = l.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
+        let peer = match PeerCred::of(&stream) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(target: LOG, "status socket: cannot read peer credentials: {e}");
+                continue;
+            }
+        };
         let names = names.clone();
         let browse = browse.clone();
         tokio::spawn(async move {
             let mut f = Framed::new(stream, MAX_REQUEST, MAX_FRAME);
-            let sent = match f.recv::<Request>().await {
+            let req = f.recv::<Request>().await;
+            if let Ok(Some(r)) = req
+                && !allowed(r, peer.uid, own_uid)
+            {
+                tracing::warn!(target: LOG, uid = peer.uid, pid = peer.pid, "status socket: refused {r:?} from uid {} (pid {}): only root and uid {own_uid} may", peer.uid, peer.pid);
+                let sent = match r {
+                    Request::ForceElection => {
+                        f.send(&ForceElectionReply::Refused { uid: peer.uid }).await
+                    }
+                    Request::Status | Request::BrowseList | Request::WinsDatabase => Ok(()),
+                };
+                if let Err(e) = sent {
+                    tracing::debug!(target: LOG, "status socket: {e}");
+                }
+                return;
+            }
+            let sent = match req {
                 Ok(Some(Request::Status)) => {
                     let st = names.status().await;
                     let mut br = browse.status().await;
@@ -211,7 +237,8 @@ async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: B
                 }
                 Ok(Some(Request::ForceElection)) => {
                     let started = browse.force_election().await;
-                    f.send(&ForceElectionReply { started }).await
+                    tracing::info!(target: LOG, %peer, "status socket: election forced on {started} subnet(s)");
+                    f.send(&ForceElectionReply::Started(started)).await
                 }
                 Ok(Some(Request::BrowseList)) => {
                     let subnets = browse.browse_list().await;
@@ -220,7 +247,7 @@ async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: B
                 Ok(Some(Request::WinsDatabase)) => f.send(&names.wins_database().await).await,
                 Ok(None) => Ok(()),
                 Err(e) => {
-                    tracing::warn!(target: LOG, "status socket: bad request: {e}");
+                    tracing::warn!(target: LOG, %peer, "status socket: bad request: {e}");
                     Ok(())
                 }
             };
@@ -245,9 +272,15 @@ fn ask<T: serde::de::DeserializeOwned>(path: &Path, req: Request) -> Result<T, S
 
 fn force_election(path: &Path) -> ExitCode {
     match ask::<ForceElectionReply>(path, Request::ForceElection) {
-        Ok(r) => {
-            println!("election started on {} subnet(s)", r.started);
+        Ok(ForceElectionReply::Started(n)) => {
+            println!("election started on {n} subnet(s)");
             ExitCode::SUCCESS
+        }
+        Ok(ForceElectionReply::Refused { uid }) => {
+            eprintln!(
+                "nmbd: refused: uid {uid} may not force an election (only root and the uid nmbd runs as)"
+            );
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("nmbd: {e}");
