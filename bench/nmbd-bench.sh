@@ -108,6 +108,7 @@ write_conf() {
  private dir = $d/priv
  pid directory = $d/run
  ncalrpc dir = $d/run
+ nmbd:socket dir = $d/nmbd
 $extra
 EOF
 }

@@ -153,7 +153,7 @@ pub fn nmbd_conf(dir: &Path, workgroup: &str, name: &str, extra: &str) -> PathBu
     std::fs::write(
         &path,
         format!(
-            "[global]\n workgroup = {workgroup}\n netbios name = {name}\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n{extra}"
+            "[global]\n workgroup = {workgroup}\n netbios name = {name}\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n nmbd:socket dir = {d}/nmbd\n{extra}"
         ),
     )
     .expect("write smb.conf");

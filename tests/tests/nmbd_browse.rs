@@ -55,7 +55,7 @@ fn conf(dir: &Path, name: &str, os_level: u8, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[global]\n workgroup = TESTGRP\n netbios name = {name}\n server string = {name} here\n interfaces = eth0\n bind interfaces only = yes\n local master = yes\n preferred master = no\n domain master = no\n os level = {os_level}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n{extra}"
+            "[global]\n workgroup = TESTGRP\n netbios name = {name}\n server string = {name} here\n interfaces = eth0\n bind interfaces only = yes\n local master = yes\n preferred master = no\n domain master = no\n os level = {os_level}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n nmbd:socket dir = {d}/nmbd\n{extra}"
         ),
     )
     .unwrap();

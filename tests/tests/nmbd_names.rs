@@ -59,7 +59,7 @@ fn conf(dir: &Path, name: &str, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[global]\n workgroup = NBTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n{extra}"
+            "[global]\n workgroup = NBTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n nmbd:socket dir = {d}/nmbd\n{extra}"
         ),
     )
     .unwrap();

@@ -78,7 +78,7 @@ fn conf(dir: &Path, name: &str, wins: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[global]\n workgroup = WINSTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n {wins}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n"
+            "[global]\n workgroup = WINSTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n {wins}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n nmbd:socket dir = {d}/nmbd\n"
         ),
     )
     .unwrap();
