@@ -43,7 +43,7 @@ pub const ANNOUNCE_MAX: Duration = Duration::from_secs(12 * 60);
 /// How often a non-master checks that `WORKGROUP<1d>` answers.
 pub const MASTER_CHECK_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// The first check, once the name service has settled after start-up.
-pub const FIRST_MASTER_CHECK: Duration = Duration::from_secs(5);
+pub const FIRST_MASTER_CHECK: Duration = Duration::from_secs(1);
 /// The longest random delay before answering an AnnouncementRequest.
 pub const ANNOUNCE_REPLY_JITTER_MS: u64 = 30_000;
 /// A master that knows fewer servers than this asks for announcements.
@@ -642,19 +642,19 @@ impl Browser {
     }
 
     fn timers(&mut self, now: Instant, out: &mut Vec<Action>) {
-        // Elections: one frame per interval; victory one interval after
-        // the last of ELECTION_FRAMES uncontested frames.
+        // Elections: one frame per interval; victory with the last of
+        // ELECTION_FRAMES uncontested frames (as Samba: about 8 s).
         if let Some(mut r) = self.election
             && r.last.is_none_or(|l| now >= l + ELECTION_INTERVAL)
         {
+            let e = self.our_election(now);
+            self.send_election(e, out);
+            r.sent += 1;
+            r.last = Some(now);
             if r.sent >= ELECTION_FRAMES {
                 self.election = None;
                 self.won(out);
             } else {
-                let e = self.our_election(now);
-                self.send_election(e, out);
-                r.sent += 1;
-                r.last = Some(now);
                 self.election = Some(r);
             }
         }
