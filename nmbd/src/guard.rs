@@ -102,6 +102,62 @@ impl Guard {
     }
 }
 
+/// The first line of defence, at each socket's reader, before the queue to
+/// the task that answers: while that queue is more than half full, a
+/// source that already sent more than [`FLOOD_LIMIT`] datagrams in this
+/// window is dropped here, so that the queue keeps room for everyone
+/// else's. Bounded like [`Guard`]; one log line per window at most.
+#[derive(Debug)]
+pub struct ReaderGate {
+    started: std::time::Instant,
+    counts: HashMap<Ipv4Addr, u32>,
+    dropped: u32,
+    /// The source with the most drops this window, for the log line.
+    worst: Option<(Ipv4Addr, u32)>,
+}
+
+impl ReaderGate {
+    pub fn new(now: std::time::Instant) -> ReaderGate {
+        ReaderGate {
+            started: now,
+            counts: HashMap::new(),
+            dropped: 0,
+            worst: None,
+        }
+    }
+
+    /// Whether a datagram from `src` goes on to the queue; `crowded` when
+    /// the queue is more than half full.
+    pub fn pass(&mut self, src: Ipv4Addr, now: std::time::Instant, crowded: bool) -> bool {
+        if now.duration_since(self.started) >= WINDOW {
+            if self.dropped > 0 {
+                let (worst, n) = self.worst.unwrap_or((src, 0));
+                tracing::warn!(target: LOG, source = %worst, "flood: {} datagrams dropped at the socket in {}s while busy ({n} from this source)", self.dropped, WINDOW.as_secs());
+            }
+            self.started = now;
+            self.counts.clear();
+            self.dropped = 0;
+            self.worst = None;
+        }
+        let full = self.counts.len() >= MAX_SOURCES;
+        let n = match self.counts.get_mut(&src) {
+            Some(n) => n,
+            None if full => return true,
+            None => self.counts.entry(src).or_default(),
+        };
+        *n = n.saturating_add(1);
+        if *n <= FLOOD_LIMIT || !crowded {
+            return true;
+        }
+        let over = *n - FLOOD_LIMIT;
+        self.dropped = self.dropped.saturating_add(1);
+        if self.worst.is_none_or(|(_, w)| over > w) {
+            self.worst = Some((src, over));
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +182,22 @@ mod tests {
         assert!(g.admit(Ipv4Addr::new(10, 0, 0, 8), true));
         g.flush();
         assert!(g.admit(src, true));
+    }
+
+    #[test]
+    fn reader_gate_keeps_room_for_others() {
+        let t0 = std::time::Instant::now();
+        let mut g = ReaderGate::new(t0);
+        let flooder = Ipv4Addr::new(10, 0, 0, 9);
+        let other = Ipv4Addr::new(10, 0, 0, 8);
+        for _ in 0..FLOOD_LIMIT {
+            assert!(g.pass(flooder, t0, true));
+        }
+        // Over the limit: dropped while crowded, passed while not.
+        assert!(!g.pass(flooder, t0, true));
+        assert!(g.pass(flooder, t0, false));
+        assert!(g.pass(other, t0, true));
+        // A new window starts afresh.
+        assert!(g.pass(flooder, t0 + WINDOW, true));
     }
 }

@@ -124,6 +124,11 @@ pub fn scan(interfaces: &[String]) -> Vec<Interface> {
     out
 }
 
+/// Receive buffer asked for: a burst of a few thousand datagrams (a flood
+/// from one host) waits in the kernel instead of pushing out everyone
+/// else's. Above `net.core.rmem_max` only with CAP_NET_ADMIN (as root).
+const RECV_BUFFER: usize = 4 << 20;
+
 /// A UDP socket with SO_REUSEADDR and SO_BROADCAST bound to `addr`.
 pub fn udp_socket(addr: SocketAddrV4) -> std::io::Result<tokio::net::UdpSocket> {
     let fd = socket(
@@ -134,6 +139,10 @@ pub fn udp_socket(addr: SocketAddrV4) -> std::io::Result<tokio::net::UdpSocket> 
     )?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     setsockopt(&fd, sockopt::Broadcast, &true)?;
+    if setsockopt(&fd, sockopt::RcvBufForce, &RECV_BUFFER).is_err() {
+        // Not privileged: as much as the system allows.
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &RECV_BUFFER);
+    }
     bind(
         std::os::fd::AsRawFd::as_raw_fd(&fd),
         &SockaddrIn::from(addr),

@@ -999,9 +999,14 @@ fn spawn_reader(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
+        let mut gate = guard::ReaderGate::new(std::time::Instant::now());
         loop {
             match sock.recv_from(&mut buf).await {
                 Ok((n, std::net::SocketAddr::V4(from))) => {
+                    let crowded = tx.capacity() < tx.max_capacity() / 2;
+                    if !gate.pass(*from.ip(), std::time::Instant::now(), crowded) {
+                        continue;
+                    }
                     // A full queue means we are flooded: drop.
                     let _ = tx.try_send(Inbound {
                         subnet,
