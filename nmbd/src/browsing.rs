@@ -20,13 +20,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::netbios::{NbName, suffix};
 use common::smbconf::Global;
 use serde::{Deserialize, Serialize};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -36,7 +34,7 @@ use crate::browser::{
     ServerInfo, WorkgroupInfo,
 };
 use crate::guard::{self, Guard};
-use crate::iface::{self, Interface};
+use crate::iface::{self, Interface, SubnetSockets};
 use crate::names::{NameKind, NameService, NameState, RegisterResult};
 use crate::wire::browse::{BrowseFrame, sv_type};
 use crate::wire::dgram::{
@@ -126,11 +124,7 @@ enum Command {
 
 /// Messages to the service task from its helpers.
 enum Internal {
-    Datagram {
-        subnet: Ipv4Addr,
-        from: SocketAddrV4,
-        data: Vec<u8>,
-    },
+    Datagram(iface::Received),
     Registered {
         subnet: Ipv4Addr,
         name: NbName,
@@ -215,17 +209,8 @@ impl BrowseService {
 struct Subnet {
     iface: Interface,
     browser: Browser,
-    unicast: Arc<UdpSocket>,
-    readers: Vec<JoinHandle<()>>,
+    sockets: SubnetSockets,
     master: Option<MasterInfo>,
-}
-
-impl Drop for Subnet {
-    fn drop(&mut self) {
-        for r in &self.readers {
-            r.abort();
-        }
-    }
 }
 
 struct State {
@@ -385,8 +370,10 @@ impl State {
 
     async fn open(&mut self, i: Interface) {
         let port = self.g.dgram_port;
-        let unicast = match iface::udp_socket(SocketAddrV4::new(i.ip, port)) {
-            Ok(s) => Arc::new(s),
+        let sockets = match SubnetSockets::open(&i, port, "browser", self.internal.clone(), |r| {
+            Internal::Datagram(r)
+        }) {
+            Ok(s) => s,
             Err(e) => {
                 if self.bind_failed.insert(i.ip) {
                     tracing::error!(target: LOG, subnet = %i.ip, "cannot bind port {port}: {e}; no browsing on this subnet (will retry)");
@@ -395,15 +382,6 @@ impl State {
             }
         };
         self.bind_failed.remove(&i.ip);
-        let mut readers = vec![spawn_reader(unicast.clone(), i.ip, self.internal.clone())];
-        if i.broadcast != i.ip {
-            match iface::udp_socket(SocketAddrV4::new(i.broadcast, port)) {
-                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, self.internal.clone())),
-                Err(e) => {
-                    tracing::warn!(target: LOG, subnet = %i.ip, "cannot bind the broadcast address {}:{port}: {e}; browser broadcasts will not be heard", i.broadcast)
-                }
-            }
-        }
         let now = std::time::Instant::now();
         let seed = u64::from(u32::from(i.ip))
             ^ u64::from(std::process::id()) << 32
@@ -420,8 +398,7 @@ impl State {
             Subnet {
                 iface: i,
                 browser,
-                unicast,
-                readers,
+                sockets,
                 master: None,
             },
         );
@@ -503,7 +480,9 @@ impl State {
 
     async fn internal(&mut self, m: Internal) {
         match m {
-            Internal::Datagram { subnet, from, data } => {
+            Internal::Datagram(iface::Received {
+                subnet, from, data, ..
+            }) => {
                 if let Some(input) = self.datagram(subnet, from, &data) {
                     self.feed(subnet, input).await;
                 }
@@ -677,7 +656,7 @@ impl State {
             return;
         }
         let dest = SocketAddrV4::new(addr, self.g.dgram_port);
-        match s.unicast.send_to(&bytes, dest).await {
+        match s.sockets.unicast.send_to(&bytes, dest).await {
             Ok(_) => {
                 tracing::debug!(target: LOG, subnet = %subnet, to = %to, addr = %dest, "sent {frame:?}")
             }
@@ -842,33 +821,6 @@ fn browse_list(s: &Subnet) -> SubnetBrowseList {
             Vec::new()
         },
     }
-}
-
-fn spawn_reader(
-    sock: Arc<UdpSocket>,
-    subnet: Ipv4Addr,
-    tx: mpsc::Sender<Internal>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            match sock.recv_from(&mut buf).await {
-                Ok((n, std::net::SocketAddr::V4(from))) => {
-                    // A full queue means we are flooded: drop.
-                    let _ = tx.try_send(Internal::Datagram {
-                        subnet,
-                        from,
-                        data: buf[..n].to_vec(),
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(target: LOG, subnet = %subnet, "recv: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    })
 }
 
 #[cfg(test)]

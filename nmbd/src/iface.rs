@@ -5,6 +5,14 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::guard::ReaderGate;
 
 use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrIn, bind, setsockopt, socket, sockopt,
@@ -151,6 +159,93 @@ pub fn udp_socket(addr: SocketAddrV4) -> std::io::Result<tokio::net::UdpSocket> 
     // the std socket.
     let std = unsafe { std::net::UdpSocket::from_raw_fd(fd.into_raw_fd()) };
     tokio::net::UdpSocket::from_std(std)
+}
+
+/// A datagram one of a subnet's sockets received.
+#[derive(Debug)]
+pub struct Received {
+    /// The interface address of the subnet.
+    pub subnet: Ipv4Addr,
+    /// On the broadcast socket (else the unicast one).
+    pub broadcast: bool,
+    pub from: SocketAddrV4,
+    pub data: Vec<u8>,
+}
+
+/// A subnet's two sockets on one port: the unicast one (bound to the
+/// interface address; replies and our broadcasts leave through it) and the
+/// broadcast one. Their readers hand what arrives to the service's task
+/// and stop when this is dropped.
+pub struct SubnetSockets {
+    pub unicast: Arc<UdpSocket>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl SubnetSockets {
+    /// Fails when the unicast socket cannot be bound; a broadcast address
+    /// that cannot be bound is logged (`service` names what goes unheard).
+    pub fn open<T: Send + 'static>(
+        i: &Interface,
+        port: u16,
+        service: &str,
+        tx: mpsc::Sender<T>,
+        wrap: fn(Received) -> T,
+    ) -> std::io::Result<SubnetSockets> {
+        let unicast = Arc::new(udp_socket(SocketAddrV4::new(i.ip, port))?);
+        let mut readers = vec![spawn_reader(unicast.clone(), i.ip, false, tx.clone(), wrap)];
+        if i.broadcast != i.ip {
+            match udp_socket(SocketAddrV4::new(i.broadcast, port)) {
+                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, true, tx, wrap)),
+                Err(e) => {
+                    tracing::warn!(target: LOG, subnet = %i.ip, "cannot bind the broadcast address {}:{port}: {e}; {service} broadcasts will not be heard", i.broadcast)
+                }
+            }
+        }
+        Ok(SubnetSockets { unicast, readers })
+    }
+}
+
+impl Drop for SubnetSockets {
+    fn drop(&mut self) {
+        for r in &self.readers {
+            r.abort();
+        }
+    }
+}
+
+fn spawn_reader<T: Send + 'static>(
+    sock: Arc<UdpSocket>,
+    subnet: Ipv4Addr,
+    broadcast: bool,
+    tx: mpsc::Sender<T>,
+    wrap: fn(Received) -> T,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        let mut gate = ReaderGate::new(Instant::now());
+        loop {
+            match sock.recv_from(&mut buf).await {
+                Ok((n, std::net::SocketAddr::V4(from))) => {
+                    let crowded = tx.capacity() < tx.max_capacity() / 2;
+                    if !gate.pass(*from.ip(), Instant::now(), crowded) {
+                        continue;
+                    }
+                    // A full queue means we are flooded: drop.
+                    let _ = tx.try_send(wrap(Received {
+                        subnet,
+                        broadcast,
+                        from,
+                        data: buf[..n].to_vec(),
+                    }));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(target: LOG, subnet = %subnet, "recv: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! nmbd: the NetBIOS name service daemon (UDP 137) and the browser
 //! (UDP 138).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use common::cred::PeerCred;
-use common::daemon::{
-    DaemonSignal, LogConfig, PidFile, Readiness, Signals, daemonize, init_logging,
-};
+use common::daemon::{DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
 use common::frame::Framed;
 use common::smbconf;
 use nmbd::browsing::BrowseService;
@@ -23,27 +21,8 @@ const LOG: &str = "nmbd";
 #[derive(Parser, Debug)]
 #[command(name = "nmbd", version, about = "NetBIOS name service")]
 struct Args {
-    /// Become a daemon (the default unless -F or -i).
-    #[arg(short = 'D', long = "daemon")]
-    daemon: bool,
-    /// Stay in the foreground.
-    #[arg(short = 'F', long = "foreground")]
-    foreground: bool,
-    /// Interactive: foreground, log to stdout.
-    #[arg(short = 'i', long = "interactive")]
-    interactive: bool,
-    /// The configuration file.
-    #[arg(short = 's', long = "configfile", value_name = "FILE", default_value = smbconf::DEFAULT_PATH)]
-    config: PathBuf,
-    /// Debug level (0-10).
-    #[arg(short = 'd', long = "debuglevel", value_name = "N")]
-    debuglevel: Option<u8>,
-    /// Log to stdout.
-    #[arg(long = "debug-stdout")]
-    debug_stdout: bool,
-    /// Set a [global] parameter: --option='name=value' (repeatable).
-    #[arg(long = "option", value_name = "name=value")]
-    options: Vec<String>,
+    #[command(flatten)]
+    samba: SambaArgs,
     /// Ask the running nmbd for its names and browser state per subnet,
     /// print them, exit.
     #[arg(long = "status")]
@@ -54,18 +33,9 @@ struct Args {
     force_election: bool,
 }
 
-fn load(args: &Args) -> Result<smbconf::SmbConf, String> {
-    let (conf, warnings) = smbconf::load(&args.config, &args.options).map_err(|e| e.to_string())?;
-    for w in warnings {
-        tracing::warn!(target: LOG, "{w}");
-        eprintln!("nmbd: {w}");
-    }
-    Ok(conf)
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    let conf = match load(&args) {
+    let conf = match args.samba.load("nmbd") {
         Ok(c) => c,
         Err(e) => {
             eprintln!("nmbd: {e}");
@@ -82,37 +52,17 @@ fn main() -> ExitCode {
         // As Samba's nmbd: nothing to serve.
         eprintln!(
             "nmbd: disable netbios = yes in {}: not starting",
-            args.config.display()
+            args.samba.config.display()
         );
         return ExitCode::SUCCESS;
     }
-    let foreground = args.foreground || args.interactive;
-    let mut readiness = if foreground {
-        Readiness::foreground()
-    } else {
-        match daemonize() {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("nmbd: cannot become a daemon: {e}");
-                return ExitCode::FAILURE;
-            }
+    let mut readiness = match args.samba.start("nmbd", &conf.global) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
     };
-    let log = LogConfig {
-        level: args.debuglevel.unwrap_or(conf.global.log_level.max(2)),
-        file: if foreground || args.debug_stdout {
-            None
-        } else {
-            conf.global.log_file.clone()
-        },
-        stdout: args.interactive || args.debug_stdout,
-    };
-    if let Err(e) = init_logging(&log) {
-        let msg = format!("nmbd: cannot open the log: {e}");
-        eprintln!("{msg}");
-        readiness.failed(&msg);
-        return ExitCode::FAILURE;
-    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::netbios::NbName;
@@ -21,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::guard::{self, Guard};
-use crate::iface::{self, Interface};
+use crate::iface::{self, Interface, Received, SubnetSockets};
 use crate::wins::client::{ClientOut, WinsClient};
 use crate::wins::service::{WinsService, unix_now};
 use crate::wire::nbns::{
@@ -329,25 +328,8 @@ impl OwnName {
 
 struct Subnet {
     iface: Interface,
-    unicast: Arc<UdpSocket>,
-    readers: Vec<JoinHandle<()>>,
+    sockets: SubnetSockets,
     names: Vec<OwnName>,
-}
-
-impl Drop for Subnet {
-    fn drop(&mut self) {
-        for r in &self.readers {
-            r.abort();
-        }
-    }
-}
-
-struct Inbound {
-    subnet: Ipv4Addr,
-    /// Received on the subnet's broadcast socket (else its unicast one).
-    broadcast: bool,
-    from: SocketAddrV4,
-    data: Vec<u8>,
 }
 
 struct State {
@@ -358,7 +340,7 @@ struct State {
     /// (source, hash of the datagram, when) of the last datagrams.
     recent: VecDeque<(SocketAddrV4, u64, bool, Instant)>,
     next_trn: u16,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: mpsc::Sender<Received>,
     lost: broadcast::Sender<LostName>,
     /// Interfaces whose sockets could not be bound (logged once).
     bind_failed: HashSet<Ipv4Addr>,
@@ -383,7 +365,7 @@ impl State {
     async fn run(
         &mut self,
         mut cmds: mpsc::Receiver<Command>,
-        mut inbound: mpsc::Receiver<Inbound>,
+        mut inbound: mpsc::Receiver<Received>,
     ) {
         self.rescan().await;
         let mut reg_tick = tokio::time::interval_at(Instant::now() + REG_INTERVAL, REG_INTERVAL);
@@ -470,26 +452,16 @@ impl State {
     }
 
     fn open(&self, i: Interface) -> std::io::Result<Subnet> {
-        let port = self.cfg.port;
-        let unicast = Arc::new(iface::udp_socket(SocketAddrV4::new(i.ip, port))?);
-        let mut readers = vec![spawn_reader(
-            unicast.clone(),
-            i.ip,
-            false,
+        let sockets = SubnetSockets::open(
+            &i,
+            self.cfg.port,
+            "name service",
             self.inbound.clone(),
-        )];
-        if i.broadcast != i.ip {
-            match iface::udp_socket(SocketAddrV4::new(i.broadcast, port)) {
-                Ok(b) => readers.push(spawn_reader(Arc::new(b), i.ip, true, self.inbound.clone())),
-                Err(e) => {
-                    tracing::warn!(target: LOG, subnet = %i.ip, "cannot bind the broadcast address {}:{port}: {e}; broadcasts will not be heard", i.broadcast)
-                }
-            }
-        }
+            |r| r,
+        )?;
         Ok(Subnet {
             iface: i,
-            unicast,
-            readers,
+            sockets,
             names: Vec::new(),
         })
     }
@@ -578,7 +550,7 @@ impl State {
                 send_registration(s, &s.names[i], port).await;
             }
             for o in to_wins {
-                send(&s.unicast, &o.out.packet, o.out.to).await;
+                send(&s.sockets.unicast, &o.out.packet, o.out.to).await;
             }
         }
     }
@@ -609,7 +581,7 @@ impl State {
                                 .as_mut()
                                 .and_then(|c| c.release(&n.name, subnet))
                             {
-                                send(&s.unicast, &o.out.packet, o.out.to).await;
+                                send(&s.sockets.unicast, &o.out.packet, o.out.to).await;
                             }
                             for w in n.waiters.drain(..) {
                                 let _ = w.send(RegisterResult::NoSubnet);
@@ -632,7 +604,7 @@ impl State {
                     return;
                 };
                 let to = SocketAddrV4::new(s.iface.broadcast, self.cfg.port);
-                send(&s.unicast, &build::query(trn_id, &name, true), to).await;
+                send(&s.sockets.unicast, &build::query(trn_id, &name, true), to).await;
                 self.queries.push(PendingQuery {
                     subnet,
                     name,
@@ -698,7 +670,12 @@ impl State {
                     QUERY_INTERVAL
                 };
             let p = build::query(q.trn_id, &q.name, true);
-            send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+            send(
+                &s.sockets.unicast,
+                &p,
+                SocketAddrV4::new(s.iface.broadcast, port),
+            )
+            .await;
             i += 1;
         }
     }
@@ -756,7 +733,7 @@ impl State {
     /// datagram both sockets see is answered once). The same datagram
     /// again on the same socket is a client's retransmission, or a new
     /// request that reuses its transaction id: it is answered.
-    fn duplicate(&mut self, d: &Inbound) -> bool {
+    fn duplicate(&mut self, d: &Received) -> bool {
         let now = Instant::now();
         while self
             .recent
@@ -786,7 +763,7 @@ impl State {
         false
     }
 
-    async fn datagram(&mut self, d: Inbound, busy: bool) {
+    async fn datagram(&mut self, d: Received, busy: bool) {
         let src = *d.from.ip();
         // Our own broadcasts come back to our broadcast sockets.
         if d.from.port() == self.cfg.port && self.subnets.contains_key(&src) {
@@ -812,7 +789,7 @@ impl State {
         }
         if let Some(out) = self.wins.as_mut().and_then(|w| w.handle(d.from, &msg)) {
             for o in out {
-                send(&s.unicast, &o.packet, o.to).await;
+                send(&s.sockets.unicast, &o.packet, o.to).await;
             }
             return;
         }
@@ -902,7 +879,7 @@ impl State {
             let Some(s) = self.subnets.get(&d.subnet) else {
                 return;
             };
-            send(&s.unicast, &p, d.from).await;
+            send(&s.sockets.unicast, &p, d.from).await;
         }
     }
 
@@ -958,7 +935,7 @@ impl State {
                 .find(|s| s.iface.contains(*o.to.ip()))
                 .or_else(|| self.subnets.values().next());
             if let Some(s) = s {
-                send(&s.unicast, &o.packet, o.to).await;
+                send(&s.sockets.unicast, &o.packet, o.to).await;
             }
         }
     }
@@ -969,7 +946,7 @@ impl State {
     async fn send_from_subnets(&self, v: Vec<ClientOut>) {
         for o in v {
             if let Some(s) = self.subnets.get(&o.from) {
-                send(&s.unicast, &o.out.packet, o.out.to).await;
+                send(&s.sockets.unicast, &o.out.packet, o.out.to).await;
             }
         }
     }
@@ -991,40 +968,6 @@ fn node_status(s: &Subnet) -> NodeStatus {
     NodeStatus { names, statistics }
 }
 
-fn spawn_reader(
-    sock: Arc<UdpSocket>,
-    subnet: Ipv4Addr,
-    broadcast: bool,
-    tx: mpsc::Sender<Inbound>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
-        let mut gate = guard::ReaderGate::new(std::time::Instant::now());
-        loop {
-            match sock.recv_from(&mut buf).await {
-                Ok((n, std::net::SocketAddr::V4(from))) => {
-                    let crowded = tx.capacity() < tx.max_capacity() / 2;
-                    if !gate.pass(*from.ip(), std::time::Instant::now(), crowded) {
-                        continue;
-                    }
-                    // A full queue means we are flooded: drop.
-                    let _ = tx.try_send(Inbound {
-                        subnet,
-                        broadcast,
-                        from,
-                        data: buf[..n].to_vec(),
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(target: LOG, subnet = %subnet, "recv: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    })
-}
-
 async fn send(sock: &UdpSocket, p: &nbns::Packet, to: SocketAddrV4) {
     match p.to_bytes() {
         Ok(b) => {
@@ -1042,7 +985,12 @@ async fn send_registration(s: &Subnet, n: &OwnName, port: u16) {
         addr: s.iface.ip,
     };
     let p = build::registration(n.trn_id, &n.name, REG_TTL, e);
-    send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+    send(
+        &s.sockets.unicast,
+        &p,
+        SocketAddrV4::new(s.iface.broadcast, port),
+    )
+    .await;
 }
 
 async fn send_release(s: &Subnet, n: &OwnName, trn_id: u16, port: u16) {
@@ -1051,5 +999,10 @@ async fn send_release(s: &Subnet, n: &OwnName, trn_id: u16, port: u16) {
         addr: s.iface.ip,
     };
     let p = build::release(trn_id, &n.name, e);
-    send(&s.unicast, &p, SocketAddrV4::new(s.iface.broadcast, port)).await;
+    send(
+        &s.sockets.unicast,
+        &p,
+        SocketAddrV4::new(s.iface.broadcast, port),
+    )
+    .await;
 }

@@ -1,14 +1,11 @@
 //! smbd: the SMB2/3 file server daemon.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::daemon::{
-    DaemonSignal, LogConfig, PidFile, Readiness, Signals, daemonize, init_logging,
-};
+use common::daemon::{DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
 use common::smbconf;
 use smbd::server::{self, Limits, Server};
 use tokio::sync::Semaphore;
@@ -22,27 +19,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[derive(Parser, Debug)]
 #[command(name = "smbd", version, about = "SMB2/3 file server")]
 struct Args {
-    /// Become a daemon (the default unless -F or -i).
-    #[arg(short = 'D', long = "daemon")]
-    daemon: bool,
-    /// Stay in the foreground.
-    #[arg(short = 'F', long = "foreground")]
-    foreground: bool,
-    /// Interactive: foreground, log to stdout.
-    #[arg(short = 'i', long = "interactive")]
-    interactive: bool,
-    /// The configuration file.
-    #[arg(short = 's', long = "configfile", value_name = "FILE", default_value = smbconf::DEFAULT_PATH)]
-    config: PathBuf,
-    /// Debug level (0-10).
-    #[arg(short = 'd', long = "debuglevel", value_name = "N")]
-    debuglevel: Option<u8>,
-    /// Log to stdout.
-    #[arg(long = "debug-stdout")]
-    debug_stdout: bool,
-    /// Set a [global] parameter: --option='name=value' (repeatable).
-    #[arg(long = "option", value_name = "name=value")]
-    options: Vec<String>,
+    #[command(flatten)]
+    samba: SambaArgs,
     /// Process model: `single` (every connection in one multi-threaded
     /// process).
     #[arg(
@@ -54,15 +32,6 @@ struct Args {
     model: String,
 }
 
-fn load(args: &Args) -> Result<smbconf::SmbConf, String> {
-    let (conf, warnings) = smbconf::load(&args.config, &args.options).map_err(|e| e.to_string())?;
-    for w in warnings {
-        tracing::warn!(target: LOG, "{w}");
-        eprintln!("smbd: {w}");
-    }
-    Ok(conf)
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.model != "single" {
@@ -72,40 +41,20 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let conf = match load(&args) {
+    let conf = match args.samba.load("smbd") {
         Ok(c) => c,
         Err(e) => {
             eprintln!("smbd: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let foreground = args.foreground || args.interactive;
-    let mut readiness = if foreground {
-        Readiness::foreground()
-    } else {
-        match daemonize() {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("smbd: cannot become a daemon: {e}");
-                return ExitCode::FAILURE;
-            }
+    let mut readiness = match args.samba.start("smbd", &conf.global) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
     };
-    let log = LogConfig {
-        level: args.debuglevel.unwrap_or(conf.global.log_level.max(2)),
-        file: if foreground || args.debug_stdout {
-            None
-        } else {
-            conf.global.log_file.clone()
-        },
-        stdout: args.interactive || args.debug_stdout,
-    };
-    if let Err(e) = init_logging(&log) {
-        let msg = format!("smbd: cannot open the log: {e}");
-        eprintln!("{msg}");
-        readiness.failed(&msg);
-        return ExitCode::FAILURE;
-    }
     // Create masks apply as written, not narrowed by our umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -216,7 +165,7 @@ async fn run(args: Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> R
 }
 
 fn reload(args: &Args, server: &Server, why: &str) {
-    match load(args) {
+    match args.samba.load("smbd") {
         Ok(conf) => {
             tracing::info!(target: LOG, "{why}: configuration reloaded (new tree connects use it)");
             server.set_conf(conf);

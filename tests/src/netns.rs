@@ -98,26 +98,55 @@ impl Drop for Lan {
     }
 }
 
-/// Our nmbd (`-F --debug-stdout -d 2 -s conf`) in namespace `ns`, its
-/// output in a file; killed on drop.
+/// A daemon (ours or Samba's) in a namespace, its output in a file;
+/// killed on drop.
 pub struct Daemon {
     pub child: Child,
     pub log: PathBuf,
 }
 
 impl Daemon {
-    pub fn nmbd(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
+    /// Runs `cmd` (for example `lan.cmd(ns, program)` with its arguments).
+    pub fn start(mut cmd: Command, log: PathBuf) -> Daemon {
         let f = std::fs::File::create(&log).expect("create the log");
-        let child = lan
-            .cmd(ns, crate::bin("nmbd").to_str().expect("utf-8 path"))
-            .args(["-F", "--debug-stdout", "-d", "2", "-s"])
-            .arg(conf)
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup the log"))
             .stderr(f)
             .spawn()
-            .expect("start nmbd");
+            .expect("start the daemon");
         Daemon { child, log }
+    }
+
+    /// The nmbd at `program` (`-F --debug-stdout -d level -s conf`) in
+    /// namespace `ns`.
+    pub fn nmbd_at(
+        lan: &Lan,
+        ns: usize,
+        program: &str,
+        level: u8,
+        conf: &Path,
+        log: PathBuf,
+    ) -> Daemon {
+        let mut cmd = lan.cmd(ns, program);
+        cmd.args(["-F", "--debug-stdout", "-d", &level.to_string(), "-s"])
+            .arg(conf);
+        Daemon::start(cmd, log)
+    }
+
+    /// Our nmbd (`-d 2`) in namespace `ns`.
+    pub fn nmbd(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
+        let ours = crate::bin("nmbd");
+        Daemon::nmbd_at(lan, ns, ours.to_str().expect("utf-8 path"), 2, conf, log)
+    }
+
+    /// SIGTERM, then a clean exit within 10 s.
+    pub fn stop(mut self) {
+        crate::signal(self.child.id() as i32, nix::sys::signal::Signal::SIGTERM);
+        let exited = crate::wait_for(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten()
+        });
+        assert!(exited.is_some_and(|s| s.success()), "{}", self.log_text());
     }
 
     pub fn log_text(&self) -> String {

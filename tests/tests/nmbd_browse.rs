@@ -7,44 +7,14 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nmbd::wire::browse::BrowseFrame;
 use nmbd::wire::dgram::{Datagram, MailslotWrite};
-use system_tests::netns::Lan;
+use system_tests::netns::{Daemon, Lan};
 use system_tests::{Scratch, bin, require_root, signal, stdout, wait_for};
-
-/// A daemon in a namespace, its output in a file; killed on drop.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(mut cmd: Command, log: PathBuf) -> Daemon {
-        let f = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start daemon");
-        Daemon { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn conf(dir: &Path, name: &str, os_level: u8, extra: &str) -> PathBuf {
     for d in ["state", "cache", "lock", "run", "priv"] {

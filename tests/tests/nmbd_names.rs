@@ -8,62 +8,21 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nmbd::wire::nbns::{Message, Opcode};
-use system_tests::netns::Lan;
+use system_tests::netns::{Daemon, Lan, nmbd_conf};
 use system_tests::{Scratch, bin, require_root, signal, stdout, wait_for};
 
-/// A daemon in a namespace, its output in a file; killed on drop.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(mut cmd: Command, log: PathBuf) -> Daemon {
-        let f = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start daemon");
-        Daemon { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str, limit: Duration) -> bool {
-        wait_for(limit, || self.log_text().contains(needle).then_some(())).is_some()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn conf(dir: &Path, name: &str, extra: &str) -> PathBuf {
-    for d in ["state", "cache", "lock", "run", "priv"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let d = dir.display();
-    let path = dir.join("smb.conf");
-    std::fs::write(
-        &path,
-        format!(
-            "[global]\n workgroup = NBTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n os level = 1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n nmbd:socket dir = {d}/nmbd\n{extra}"
-        ),
+    nmbd_conf(
+        dir,
+        "NBTESTWG",
+        name,
+        &format!(" interfaces = eth0\n bind interfaces only = yes\n{extra}"),
     )
-    .unwrap();
-    path
 }
 
 fn nmblookup(lan: &Lan, args: &[&str]) -> Output {

@@ -11,78 +11,26 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::netbios::NbName;
-use nix::sys::signal::Signal;
 use nmbd::wire::nbns::{Message, NbEntry, Opcode, Packet, RData, build, nbflags, rcode};
-use system_tests::netns::Lan;
-use system_tests::{Scratch, bin, require_root, signal, wait_for};
-
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
-        Daemon::start_bin(lan, ns, bin("nmbd").to_str().unwrap(), conf, log)
-    }
-
-    fn start_bin(lan: &Lan, ns: usize, program: &str, conf: &Path, log: PathBuf) -> Daemon {
-        let f = std::fs::File::create(&log).unwrap();
-        let child = lan
-            .cmd(ns, program)
-            .args(["-F", "--debug-stdout", "-d", "3", "-s"])
-            .arg(conf)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start nmbd");
-        Daemon { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str, limit: Duration) -> bool {
-        wait_for(limit, || self.log_text().contains(needle).then_some(())).is_some()
-    }
-
-    /// SIGTERM and a clean exit.
-    fn stop(mut self) {
-        signal(self.child.id() as i32, Signal::SIGTERM);
-        let exited = wait_for(Duration::from_secs(10), || {
-            self.child.try_wait().ok().flatten()
-        });
-        assert!(exited.is_some_and(|s| s.success()), "{}", self.log_text());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use system_tests::netns::{Daemon, Lan, nmbd_conf};
+use system_tests::{Scratch, bin, require_root, wait_for};
 
 fn conf(dir: &Path, name: &str, wins: &str) -> PathBuf {
-    for d in ["state", "cache", "lock", "run", "priv"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let d = dir.display();
-    let path = dir.join("smb.conf");
-    std::fs::write(
-        &path,
-        format!(
-            "[global]\n workgroup = WINSTESTWG\n netbios name = {name}\n interfaces = eth0\n bind interfaces only = yes\n local master = no\n {wins}\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n nmbd:socket dir = {d}/nmbd\n"
-        ),
+    nmbd_conf(
+        dir,
+        "WINSTESTWG",
+        name,
+        &format!(" interfaces = eth0\n bind interfaces only = yes\n {wins}\n"),
     )
-    .unwrap();
-    path
+}
+
+/// Our nmbd at debug level 3 in namespace `ns`.
+fn our_nmbd(lan: &Lan, ns: usize, conf: &Path, log: PathBuf) -> Daemon {
+    Daemon::nmbd_at(lan, ns, bin("nmbd").to_str().unwrap(), 3, conf, log)
 }
 
 fn listed() -> Vec<String> {
@@ -104,7 +52,7 @@ fn smbtorture_nbt_against_our_wins() {
     let lan = Lan::new(2, 2);
     let ours = format!("WINS{}", std::process::id() % 10000);
     let dir = scratch.path().join("ours");
-    let our = Daemon::start(
+    let our = our_nmbd(
         &lan,
         1,
         &conf(&dir, &ours, "wins support = yes"),
@@ -243,7 +191,7 @@ fn wins_challenge_release_and_restart() {
     let ours = format!("WINR{}", std::process::id() % 10000);
     let dir = scratch.path().join("ours");
     let conf = conf(&dir, &ours, "wins support = yes");
-    let our = Daemon::start(&lan, 1, &conf, dir.join("log"));
+    let our = our_nmbd(&lan, 1, &conf, dir.join("log"));
     assert!(
         our.wait_log("WINS server on", Duration::from_secs(5)),
         "{}",
@@ -314,7 +262,7 @@ fn wins_challenge_release_and_restart() {
     // A restart keeps the names (and their owners) from the database.
     our.stop();
     assert!(dir.join("state/wins.db").is_file());
-    let our = Daemon::start(&lan, 1, &conf, dir.join("log2"));
+    let our = our_nmbd(&lan, 1, &conf, dir.join("log2"));
     assert!(
         our.wait_log("WINS server on", Duration::from_secs(5)),
         "{}",
@@ -375,10 +323,10 @@ fn our_names_registered_with_samba_as_wins_server() {
     let (samba, ours) = (format!("SWINS{pid}"), format!("WCLI{pid}"));
     let sdir = scratch.path().join("samba");
     let sconf = conf(&sdir, &samba, "wins support = yes");
-    let server = Daemon::start_bin(&lan, 1, "/usr/sbin/nmbd", &sconf, sdir.join("log"));
+    let server = Daemon::nmbd_at(&lan, 1, "/usr/sbin/nmbd", 3, &sconf, sdir.join("log"));
     let dir = scratch.path().join("ours");
     let oconf = conf(&dir, &ours, &format!("wins server = {ip1}"));
-    let our = Daemon::start(&lan, 2, &oconf, dir.join("log"));
+    let our = our_nmbd(&lan, 2, &oconf, dir.join("log"));
     // Registered by broadcast first (about 4 s), then with the server.
     assert!(
         our.wait_log(

@@ -236,13 +236,7 @@ async fn file_command(
                 };
                 let mut full = vec![0u8; HEADER_LEN];
                 cmd::create::emit(&o, &mut full);
-                Outcome::Reply {
-                    status: NtStatus::SUCCESS,
-                    body: full.split_off(HEADER_LEN),
-                    file: Some(o.file_id),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(NtStatus::SUCCESS, full.split_off(HEADER_LEN), o.file_id)
             }
             Command::CLOSE => {
                 let mut io = match cmd::close::parse(&req.msg) {
@@ -269,13 +263,7 @@ async fn file_command(
                 b.flush(&ctx, io).await?;
                 let mut body = Vec::new();
                 cmd::flush::emit(&mut body);
-                Outcome::Reply {
-                    status: NtStatus::SUCCESS,
-                    body,
-                    file: Some(io.file_id),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(NtStatus::SUCCESS, body, io.file_id)
             }
             Command::READ => {
                 let mut io = match cmd::read::parse(&req.msg) {
@@ -295,13 +283,7 @@ async fn file_command(
                 if o.data.is_empty() {
                     let mut body = Vec::new();
                     cmd::read::emit(&o, &mut body);
-                    Outcome::Reply {
-                        status,
-                        body,
-                        file: Some(io.file_id),
-                        tree: None,
-                        session: None,
-                    }
+                    Outcome::on_file(status, body, io.file_id)
                 } else {
                     // The data follows the fixed part as its own buffer,
                     // sent without being copied behind the header.
@@ -330,13 +312,7 @@ async fn file_command(
                 let o = b.write(&ctx, io).await?;
                 let mut body = Vec::new();
                 cmd::write::emit(&o, &mut body);
-                Outcome::Reply {
-                    status: NtStatus::SUCCESS,
-                    body,
-                    file: Some(fid),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(NtStatus::SUCCESS, body, fid)
             }
             Command::LOCK => {
                 let mut io = match cmd::lock::parse(&req.msg) {
@@ -436,13 +412,7 @@ async fn file_command(
                 crate::wire::info::encode_dir_entries(class, &o.entries, &mut data);
                 let mut body = Vec::new();
                 cmd::query_directory::emit_buffer(&data, &mut body);
-                Outcome::Reply {
-                    status: NtStatus::SUCCESS,
-                    body,
-                    file: Some(fid),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(NtStatus::SUCCESS, body, fid)
             }
             Command::CHANGE_NOTIFY => {
                 let mut io = match cmd::notify::parse(&req.msg) {
@@ -507,13 +477,7 @@ async fn file_command(
                 }
                 let mut body = Vec::new();
                 cmd::query_directory::emit_buffer(&data, &mut body);
-                Outcome::Reply {
-                    status,
-                    body,
-                    file: Some(fid),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(status, body, fid)
             }
             Command::SET_INFO => {
                 let mut io = match cmd::set_info::parse(&req.msg) {
@@ -525,13 +489,7 @@ async fn file_command(
                 b.set_info(&ctx, io).await?;
                 let mut body = Vec::new();
                 cmd::set_info::emit(&mut body);
-                Outcome::Reply {
-                    status: NtStatus::SUCCESS,
-                    body,
-                    file: Some(fid),
-                    tree: None,
-                    session: None,
-                }
+                Outcome::on_file(NtStatus::SUCCESS, body, fid)
             }
             Command::OPLOCK_BREAK => {
                 let mut io = match cmd::oplock_break::parse(&req.msg) {

@@ -278,6 +278,17 @@ impl Outcome {
         }
     }
 
+    /// A reply about `file`, which a following related request refers to.
+    pub fn on_file(status: NtStatus, body: Vec<u8>, file: FileId) -> Outcome {
+        Outcome::Reply {
+            status,
+            body,
+            file: Some(file),
+            tree: None,
+            session: None,
+        }
+    }
+
     pub fn with_tree(self, id: u32) -> Outcome {
         match self {
             Outcome::Reply {

@@ -2,6 +2,7 @@
 //! 3.3.5.15): server-side copy, sparse files, zeroing, allocated ranges,
 //! compression, object ids.
 
+use super::blocking;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
@@ -33,14 +34,6 @@ fn reply(output: Vec<u8>) -> IoctlOut {
         output,
         status: NtStatus::SUCCESS,
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, NtStatus> + Send + 'static,
-) -> Result<T, NtStatus> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| NtStatus::INTERNAL_ERROR)?
 }
 
 fn bad<E>(_: E) -> NtStatus {
@@ -280,13 +273,7 @@ async fn set_sparse(open: &Arc<Open>, io: &IoctlIn) -> NtResult<IoctlOut> {
     // FILE_SET_SPARSE_BUFFER: SetSparse (1 byte, optional, default TRUE).
     let on = io.input.first().is_none_or(|&v| v != 0);
     let fd = open.fd.clone();
-    let name = open
-        .rel
-        .lock()
-        .expect("rel")
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = open.name();
     blocking(move || {
         let st = stat::fstat(&*fd)?;
         let current = stat::attributes(&st, stat::stored_attributes(&*fd), &name);

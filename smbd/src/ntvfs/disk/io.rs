@@ -1,5 +1,6 @@
 //! READ, WRITE, FLUSH and LOCK on the disk backend.
 
+use super::blocking;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,14 +12,6 @@ use crate::wire::NtStatus;
 use crate::wire::status::from_errno;
 
 const WRITE_THROUGH: u32 = 0x0000_0001;
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, NtStatus> + Send + 'static,
-) -> Result<T, NtStatus> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| NtStatus::INTERNAL_ERROR)?
-}
 
 fn pread_full(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> Result<usize, NtStatus> {
     let mut done = 0;

@@ -132,6 +132,28 @@ pub(crate) struct Open {
     pub user: Arc<UserToken>,
 }
 
+impl Open {
+    /// The last component of its path ("" for the share root), as the
+    /// attribute rules (a leading dot means hidden) look at it.
+    pub fn name(&self) -> String {
+        self.rel
+            .lock()
+            .expect("rel")
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Runs blocking file system work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NtStatus> + Send + 'static,
+) -> Result<T, NtStatus> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| NtStatus::INTERNAL_ERROR)?
+}
+
 /// A directory handle's change notification. As on Windows and in Samba,
 /// the first CHANGE_NOTIFY on a handle fixes the completion filter and the
 /// recursion until the handle is closed; its output buffer size caps every

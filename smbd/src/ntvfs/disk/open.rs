@@ -726,13 +726,7 @@ pub(super) async fn close(b: &DiskBackend, ctx: &RequestCtx, io: CloseIn) -> NtR
     b.opens.lock().expect("opens").remove(&io.file_id.volatile);
     let info = if io.postquery {
         let st = stat::fstat(&*open.fd)?;
-        let name = open
-            .rel
-            .lock()
-            .expect("rel")
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = open.name();
         let dos = stat::dos_info(&*open.fd);
         Some(stat::network_open_info(
             &st,

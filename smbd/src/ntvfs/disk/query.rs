@@ -194,13 +194,7 @@ pub(super) async fn query_info(
         }
     };
     let st = stat::fstat(&*open.fd)?;
-    let name = open
-        .rel
-        .lock()
-        .expect("rel")
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = open.name();
     let dos = stat::dos_info(&*open.fd);
     let attributes = stat::attributes(&st, dos.attributes, &name);
     let delete_pending = open.table.state.delete_pending();

@@ -65,13 +65,7 @@ async fn basic(
     }
     let fd = open.fd.clone();
     let is_dir = open.is_dir;
-    let name = open
-        .rel
-        .lock()
-        .expect("rel")
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = open.name();
     creds::run_as(b.ctx.identity, &ctx.user, move || {
         set_times(&fd, &info)?;
         if info.creation_time != 0 && info.creation_time < u64::MAX - 1 {
@@ -268,13 +262,7 @@ async fn disposition(
         return Err(NtStatus::ACCESS_DENIED);
     }
     let st = stat::fstat(&*open.fd)?;
-    let name = open
-        .rel
-        .lock()
-        .expect("rel")
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = open.name();
     if !st.is_dir()
         && stat::attributes(&st, stat::stored_attributes(&*open.fd), &name) & attr::READONLY != 0
     {
@@ -323,7 +311,7 @@ async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> 
     }
     open.table.state.break_level2();
     let fd = open.fd.clone();
-    tokio::task::spawn_blocking(move || {
+    super::blocking(move || {
         if allocation {
             // Allocation only shrinks the file when below its size.
             let st = stat::fstat(&*fd)?;
@@ -334,7 +322,6 @@ async fn size(b: &DiskBackend, open: &Arc<Open>, len: u64, allocation: bool) -> 
         nix::unistd::ftruncate(&*fd, len as i64).map_err(from_errno)
     })
     .await
-    .map_err(|_| NtStatus::INTERNAL_ERROR)?
 }
 
 async fn full_ea(
