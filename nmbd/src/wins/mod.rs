@@ -547,8 +547,10 @@ fn response(trn_id: u16, opcode: Opcode, rd: bool, rc: u8, rr: ResourceRecord) -
     }
 }
 
-/// A registration, refresh or release response: the request's opcode, its
-/// rdata echoed, the granted TTL.
+/// A registration, refresh or release response: its rdata echoed, the
+/// granted TTL; a release is answered as a release, the rest as a
+/// registration (opcode 5), as Samba's WINS server does: Samba's own WINS
+/// client drops a response with the multi-homed opcode 0xF unread.
 fn reg_response(
     h: &Header,
     rc: u8,
@@ -560,7 +562,20 @@ fn reg_response(
     let rr = record(name, rrtype::NB, ttl, RData::Nb(vec![entry]));
     Out {
         to,
-        packet: response(h.trn_id, h.opcode, h.recursion_desired, rc, rr),
+        packet: response(
+            h.trn_id,
+            answer_opcode(h.opcode),
+            h.recursion_desired,
+            rc,
+            rr,
+        ),
+    }
+}
+
+fn answer_opcode(request: Opcode) -> Opcode {
+    match request {
+        Opcode::Refresh(_) | Opcode::MultiHomedRegistration => Opcode::Registration,
+        o => o,
     }
 }
 
