@@ -338,11 +338,19 @@ impl SmbConf {
     /// Whether a file of [`SmbConf::sources`] has a different modification
     /// time now, or has gone or appeared.
     pub fn changed_on_disk(&self) -> bool {
-        self.sources.iter().any(|(path, mtime)| {
-            let now = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            now != *mtime
-        })
+        sources_changed(&self.sources)
     }
+}
+
+/// Whether a file of `sources` (as in [`SmbConf::sources`]) has a
+/// different modification time now, or has gone or appeared.
+pub fn sources_changed(sources: &[(PathBuf, Option<SystemTime>)]) -> bool {
+    sources.iter().any(|(path, mtime)| modified(path) != *mtime)
+}
+
+/// A file's modification time now; None when it cannot be read.
+pub fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn same_share_name(a: &str, b: &str) -> bool {

@@ -119,6 +119,7 @@ enum Command {
     Status(oneshot::Sender<Vec<BrowserStatus>>),
     List(oneshot::Sender<Vec<SubnetBrowseList>>),
     ForceElection(oneshot::Sender<u32>),
+    Reconfigure(Box<Global>, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -193,6 +194,24 @@ impl BrowseService {
             return 0;
         }
         rx.await.unwrap_or(0)
+    }
+
+    /// smb.conf was reloaded with changes only to the browser's settings
+    /// (os level, local / preferred / domain master, server string,
+    /// browser check interval): every subnet's browser takes them
+    /// ([`Browser::reconfigure`]), and so do browsers started later. A
+    /// change to the names, workgroup, ports or interfaces needs a new
+    /// service instead.
+    pub async fn reconfigure(&self, g: &Global) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .cmd
+            .send(Command::Reconfigure(Box::new(g.clone()), tx))
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
     }
 
     /// Tells every browser we are going down and sends what it says (a
@@ -431,6 +450,22 @@ impl State {
                     }
                 }
                 let _ = tx.send(n);
+            }
+            Command::Reconfigure(g, done) => {
+                self.g = *g;
+                let now = std::time::Instant::now();
+                let ips: Vec<Ipv4Addr> = self.subnets.keys().copied().collect();
+                for ip in ips {
+                    let Some(s) = self.subnets.get_mut(&ip) else {
+                        continue;
+                    };
+                    // The seed is kept by the browser.
+                    let cfg = BrowserConfig::from_global(&self.g, ip, 0);
+                    for a in s.browser.reconfigure(now, cfg) {
+                        self.execute(ip, a).await;
+                    }
+                }
+                let _ = done.send(());
             }
             Command::Shutdown(_) => unreachable!("handled in run"),
         }

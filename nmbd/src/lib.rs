@@ -10,5 +10,6 @@ pub mod guard;
 pub mod iface;
 pub mod ipc;
 pub mod names;
+pub mod reload;
 pub mod wins;
 pub mod wire;

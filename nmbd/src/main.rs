@@ -6,15 +6,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use common::cred::PeerCred;
-use common::daemon::{DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
+use common::daemon::{ConfWatch, DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
 use common::frame::Framed;
-use common::smbconf;
+use common::smbconf::{self, Global};
 use nmbd::browsing::BrowseService;
 use nmbd::ipc::{
     BrowseListReply, ForceElectionReply, MAX_FRAME, MAX_REQUEST, Request, SOCKET as STATUS_SOCKET,
     SubnetReport, allowed,
 };
 use nmbd::names::{NameConfig, NameService, NameState};
+use nmbd::reload::Plan;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 const LOG: &str = "nmbd";
 
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(conf, &mut readiness)) {
+    match rt.block_on(run(&args, conf, &mut readiness)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(target: LOG, "{e}");
@@ -86,7 +89,57 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(conf: smbconf::SmbConf, readiness: &mut Readiness) -> Result<(), String> {
+/// The name service and the browser, started together from one
+/// configuration.
+struct Services {
+    names: NameService,
+    browse: BrowseService,
+    names_task: JoinHandle<()>,
+    browse_task: JoinHandle<()>,
+}
+
+/// The services the status socket talks to: the ones running now (a
+/// reload may have replaced them).
+#[derive(Clone)]
+struct Handles {
+    names: NameService,
+    browse: BrowseService,
+}
+
+impl Services {
+    fn start(g: &Global) -> Result<Services, String> {
+        let (names, names_task) = NameService::start(NameConfig::from_conf(g))?;
+        let (browse, browse_task) = BrowseService::start(g, names.clone());
+        Ok(Services {
+            names,
+            browse,
+            names_task,
+            browse_task,
+        })
+    }
+
+    fn handles(&self) -> Handles {
+        Handles {
+            names: self.names.clone(),
+            browse: self.browse.clone(),
+        }
+    }
+
+    /// The browser first: a master's election frame goes out while its
+    /// names are still ours; then our names are released.
+    async fn stop(self) {
+        self.browse.shutdown().await;
+        let _ = self.browse_task.await;
+        self.names.shutdown().await;
+        let _ = self.names_task.await;
+        // The socket readers were aborted; let them close their sockets
+        // before new ones are bound to the same ports.
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn run(args: &Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> Result<(), String> {
+    let mut conf = conf;
     let g = &conf.global;
     let _pid = if g.pid_directory.is_dir() {
         Some(PidFile::acquire(&g.pid_directory.join("nmbd.pid")).map_err(|e| e.to_string())?)
@@ -94,30 +147,67 @@ async fn run(conf: smbconf::SmbConf, readiness: &mut Readiness) -> Result<(), St
         tracing::warn!(target: LOG, dir = %g.pid_directory.display(), "pid directory missing; no pid file written");
         None
     };
-    let (names, task) = NameService::start(NameConfig::from_conf(g))?;
-    let (browse, browse_task) = BrowseService::start(g, names.clone());
+    let mut services = Services::start(g)?;
+    let (handles, handles_rx) = watch::channel(services.handles());
     let sock_path = g.lock_directory.join(STATUS_SOCKET);
     let status_task = match bind_status(&sock_path) {
-        Ok(l) => Some(tokio::spawn(serve_status(l, names.clone(), browse.clone()))),
+        Ok(l) => Some(tokio::spawn(serve_status(l, handles_rx))),
         Err(e) => {
             tracing::warn!(target: LOG, path = %sock_path.display(), "no status socket: {e}");
             None
         }
     };
     let mut signals = Signals::new().map_err(|e| format!("signal handlers: {e}"))?;
+    let mut conf_watch = ConfWatch::new(&conf);
     tracing::info!(target: LOG, name = %g.netbios_name, workgroup = %g.workgroup, port = g.nbt_port, "nmbd started");
     readiness.ready();
-    while let Some(DaemonSignal::Reload) = signals.recv().await {
-        tracing::info!(target: LOG, "SIGHUP: interfaces are rescanned every 10 s; a name change needs a restart");
+    loop {
+        let why = tokio::select! {
+            sig = signals.recv() => match sig {
+                Some(DaemonSignal::Reload) => "SIGHUP",
+                _ => break,
+            },
+            () = conf_watch.changed() => "smb.conf changed",
+        };
+        let new = match args.samba.load("nmbd") {
+            Ok(c) => c,
+            Err(e) => {
+                conf_watch.failed();
+                tracing::error!(target: LOG, "{why}: reload failed, keeping the old configuration: {e}");
+                continue;
+            }
+        };
+        conf_watch.loaded(&new);
+        if new.global.disable_netbios {
+            // As Samba's nmbd, which does not run with it.
+            tracing::info!(target: LOG, "smb.conf reloaded ({why}): disable netbios = yes: releasing our names and stopping");
+            break;
+        }
+        let plan = Plan::between(&conf.global, &new.global);
+        tracing::info!(target: LOG, "smb.conf reloaded ({why}): {plan}");
+        if plan.restart() {
+            services.stop().await;
+            match Services::start(&new.global) {
+                Ok(s) => {
+                    services = s;
+                    tracing::info!(target: LOG, name = %new.global.netbios_name, workgroup = %new.global.workgroup, port = new.global.nbt_port, "{} changed: names released, registering the new ones", plan.restart_params());
+                }
+                Err(e) => {
+                    tracing::error!(target: LOG, "cannot start with the new configuration, going on with the old one: {e}");
+                    services = Services::start(&conf.global)?;
+                    handles.send_replace(services.handles());
+                    continue;
+                }
+            }
+            handles.send_replace(services.handles());
+        } else if plan.live() {
+            services.browse.reconfigure(&new.global).await;
+        }
+        conf = new;
     }
     tracing::info!(target: LOG, "terminating: releasing our names");
     let _ = common::daemon::sd_notify("STOPPING=1");
-    // The browser first: a master's election frame goes out while its
-    // names are still ours.
-    browse.shutdown().await;
-    let _ = browse_task.await;
-    names.shutdown().await;
-    let _ = task.await;
+    services.stop().await;
     if let Some(t) = status_task {
         t.abort();
         let _ = std::fs::remove_file(&sock_path);
@@ -133,9 +223,11 @@ fn bind_status(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(l)
 }
 
-/// One [`Request`] per connection (see `nmbd::ipc`); requests that
-/// change state only from root and our own uid (SO_PEERCRED).
-async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: BrowseService) {
+/// One [`Request`] per connection (see `nmbd::ipc`), answered by the
+/// services running when it arrives (a reload may have replaced them);
+/// requests that change state only from root and our own uid
+/// (SO_PEERCRED).
+async fn serve_status(l: tokio::net::UnixListener, handles: watch::Receiver<Handles>) {
     let own_uid = nix::unistd::geteuid().as_raw();
     loop {
         let Ok((stream, _)) = l.accept().await else {
@@ -149,11 +241,12 @@ async fn serve_status(l: tokio::net::UnixListener, names: NameService, browse: B
                 continue;
             }
         };
-        let names = names.clone();
-        let browse = browse.clone();
+        let handles = handles.clone();
         tokio::spawn(async move {
             let mut f = Framed::new(stream, MAX_REQUEST, MAX_FRAME);
             let req = f.recv::<Request>().await;
+            // The services running when the request came.
+            let Handles { names, browse } = handles.borrow().clone();
             if let Ok(Some(r)) = req
                 && !allowed(r, peer.uid, own_uid)
             {

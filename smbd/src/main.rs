@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::daemon::{DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
+use common::daemon::{ConfWatch, DaemonSignal, PidFile, Readiness, SambaArgs, Signals};
 use common::smbconf;
 use smbd::server::{self, Limits, Server};
 use tokio::sync::Semaphore;
 
 const LOG: &str = "smbd";
-/// How often smb.conf is checked for changes (besides SIGHUP).
-const RELOAD_CHECK: Duration = Duration::from_secs(5);
 /// How long connections get to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -91,6 +89,7 @@ async fn run(args: Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> R
     let addrs = server::listen_addrs(&conf)?;
     let listeners = server::bind(&addrs).await?;
     let limits = Limits::from_conf(&conf.global);
+    let mut watch = ConfWatch::new(&conf);
     let server = Server::new(conf, limits);
     let mut signals = Signals::new().map_err(|e| format!("signal handlers: {e}"))?;
     tracing::info!(target: LOG, addresses = ?addrs, "listening");
@@ -135,18 +134,13 @@ async fn run(args: Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> R
         });
     }
 
-    let mut tick = tokio::time::interval(RELOAD_CHECK);
     loop {
         tokio::select! {
             sig = signals.recv() => match sig {
-                Some(DaemonSignal::Reload) => reload(&args, &server, "SIGHUP"),
+                Some(DaemonSignal::Reload) => reload(&args, &server, &mut watch, "SIGHUP"),
                 _ => break,
             },
-            _ = tick.tick() => {
-                if server.conf().changed_on_disk() {
-                    reload(&args, &server, "smb.conf changed");
-                }
-            }
+            () = watch.changed() => reload(&args, &server, &mut watch, "smb.conf changed"),
         }
     }
     tracing::info!(target: LOG, "terminating");
@@ -164,13 +158,15 @@ async fn run(args: Args, conf: smbconf::SmbConf, readiness: &mut Readiness) -> R
     Ok(())
 }
 
-fn reload(args: &Args, server: &Server, why: &str) {
+fn reload(args: &Args, server: &Server, watch: &mut ConfWatch, why: &str) {
     match args.samba.load("smbd") {
         Ok(conf) => {
             tracing::info!(target: LOG, "{why}: configuration reloaded (new tree connects use it)");
+            watch.loaded(&conf);
             server.set_conf(conf);
         }
         Err(e) => {
+            watch.failed();
             tracing::error!(target: LOG, "{why}: reload failed, keeping the old configuration: {e}")
         }
     }

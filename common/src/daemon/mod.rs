@@ -1,6 +1,8 @@
 //! What every daemon of the project does the same way: pid files,
-//! detaching, readiness notification, signals and logging.
+//! detaching, readiness notification, signals, logging and noticing that
+//! smb.conf changed.
 
+mod confwatch;
 mod daemonize;
 mod logging;
 mod notify;
@@ -8,6 +10,7 @@ mod pidfile;
 mod samba;
 mod signals;
 
+pub use confwatch::{CONF_CHECK, ConfWatch};
 pub use daemonize::{Readiness, daemonize};
 pub use logging::{LogConfig, init_logging};
 pub use notify::sd_notify;

@@ -465,6 +465,91 @@ impl Browser {
         out
     }
 
+    /// smb.conf was reloaded: the browser settings of `cfg` apply from now
+    /// on (os level, local / preferred / domain master, server string and
+    /// type, master check interval, WINS bit). The identity (workgroup,
+    /// name, address, seed) stays: a change there restarts the browser.
+    ///
+    /// New criteria count from the next election frame. `local master`
+    /// turned off while we are (or are becoming) master, or are running an
+    /// election: the zero-criteria election of [`Input::Shutdown`] and the
+    /// browser names released, and we go on as a non-browser. `local
+    /// master` and `preferred master` both on now: an election, as at
+    /// start-up; `local master` alone turned on: a master check soon.
+    /// `domain master` turned off: `WORKGROUP<1b>` released if we hold it;
+    /// turned on while local master: `WORKGROUP<1b>` registered (the
+    /// [`Stage::DomainName`] of becoming master). A new server string or
+    /// type: the update count goes up and we announce at once.
+    pub fn reconfigure(&mut self, now: Instant, cfg: BrowserConfig) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        let cfg = BrowserConfig {
+            workgroup: self.cfg.workgroup.clone(),
+            netbios_name: self.cfg.netbios_name.clone(),
+            address: self.cfg.address,
+            seed: self.cfg.seed,
+            ..cfg
+        };
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        if old.local_master
+            && !self.cfg.local_master
+            && (self.role != Role::NotMaster || self.election.is_some())
+        {
+            // As at shutdown, so that another takes over at once.
+            self.send_election(self.zero_election(), &mut out);
+            self.election = None;
+            self.unbecome_master("local master = no".into(), &mut out);
+        }
+        let dmb = self.workgroup(suffix::DOMAIN_MASTER);
+        if old.domain_master && !self.cfg.domain_master && self.held.iter().any(|(n, _)| *n == dmb)
+        {
+            self.held.retain(|(n, _)| *n != dmb);
+            out.push(Action::Release {
+                name: dmb,
+                group: false,
+            });
+            self.domain_master_now = false;
+            if self.role == Role::Becoming(Stage::DomainName) {
+                // Its registration's late answer is released then.
+                self.became_master(now, &mut out);
+            }
+        } else if !old.domain_master
+            && self.cfg.domain_master
+            && self.role == Role::LocalMaster
+            && !self.domain_master_now
+        {
+            self.role = Role::Becoming(Stage::DomainName);
+            self.register(dmb, false, &mut out);
+        }
+        let eager = |c: &BrowserConfig| c.local_master && c.preferred_master;
+        if eager(&self.cfg) && !eager(&old) {
+            self.start_election("preferred master (smb.conf reloaded)", &mut out);
+        } else if self.cfg.local_master && !old.local_master && self.role == Role::NotMaster {
+            self.next_master_check = self.next_master_check.min(now + FIRST_MASTER_CHECK);
+        }
+        if self.cfg.master_check_interval < old.master_check_interval {
+            self.next_master_check = self
+                .next_master_check
+                .min(now + self.cfg.master_check_interval);
+        }
+        let comment = self.cfg.server_string != old.server_string;
+        if comment {
+            // announce() counts type changes itself.
+            self.update_count = self.update_count.wrapping_add(1);
+        }
+        // While becoming master, the master's announcements follow.
+        if (comment || self.server_type() != self.last_type)
+            && !matches!(self.role, Role::Becoming(_))
+        {
+            self.next_announce = now;
+            self.announce_interval = ANNOUNCE_MIN;
+        }
+        self.timers(now, &mut out);
+        out
+    }
+
     /// The browse list, with ourselves, as served to clients: empty unless
     /// we are the local master.
     pub fn servers(&self) -> Vec<ServerInfo> {

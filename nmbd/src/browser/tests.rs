@@ -525,3 +525,339 @@ fn master_check_interval_is_configurable() {
     net.run(Duration::from_secs(40));
     assert_eq!(net.masters(), vec![a]);
 }
+
+// smb.conf reloaded: Browser::reconfigure.
+
+impl Net {
+    /// Host `i` takes its configuration changed by `f`.
+    fn reconfigure(&mut self, i: usize, f: impl FnOnce(&mut BrowserConfig)) -> Vec<Action> {
+        let mut c = self.hosts[i].b.config().clone();
+        f(&mut c);
+        let actions = self.hosts[i].b.reconfigure(self.now, c);
+        self.apply(i, actions.clone());
+        actions
+    }
+
+    /// The announcements host `i` sent from `from` on in `sent`.
+    fn announcements(&self, i: usize, from: usize) -> Vec<Announcement> {
+        self.sent[from..]
+            .iter()
+            .filter(|(h, _, _)| *h == i)
+            .filter_map(|(_, _, f)| match f {
+                BrowseFrame::HostAnnouncement(a) | BrowseFrame::LocalMasterAnnouncement(a) => {
+                    Some(a.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn is_zero_election(f: &BrowseFrame) -> bool {
+    matches!(f, BrowseFrame::RequestElection(e) if e.version == 0 && e.criteria == 0 && e.uptime_ms == 0)
+}
+
+#[test]
+fn reconfigured_os_level_counts_from_the_next_election() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 21));
+    let b = net.add(cfg("HOSTB", 2, 22));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    let frames = net.election_frames;
+    let actions = net.reconfigure(a, |c| c.os_level = 30);
+    // Nothing is sent for it, and the master stays until an election.
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(net.hosts[a].b.criteria() >> 24, 30);
+    net.run(Duration::from_secs(60));
+    assert_eq!(net.masters(), vec![b]);
+    assert_eq!(net.election_frames, frames);
+    // The next election carries the new criteria, and A wins it.
+    let from = net.sent.len();
+    net.input(a, Input::ForceElection);
+    net.run(Duration::from_secs(30));
+    let first = net.sent[from..]
+        .iter()
+        .find_map(|(h, _, f)| match f {
+            BrowseFrame::RequestElection(e) if *h == a => Some(e.criteria),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(first >> 24, 30);
+    assert_eq!(net.masters(), vec![a]);
+    assert_eq!(net.holder_1d(), Some(a));
+}
+
+#[test]
+fn local_master_off_steps_down_as_at_shutdown_and_stays_out() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 21));
+    let b = net.add(cfg("HOSTB", 2, 22));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    let from = net.sent.len();
+    let before = net.announcements(b, 0).last().unwrap().update_count;
+    let actions = net.reconfigure(b, |c| c.local_master = false);
+    // The zero-criteria election first, then the names released (the
+    // master names last registered first), then a host announcement
+    // without the browser bits.
+    let zero = actions
+        .iter()
+        .position(|x| matches!(x, Action::Send { frame, .. } if is_zero_election(frame)))
+        .unwrap();
+    let released: Vec<(usize, String)> = actions
+        .iter()
+        .enumerate()
+        .filter_map(|(k, x)| match x {
+            Action::Release { name, .. } => Some((k, name.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released.len(), 2, "{actions:?}");
+    assert!(released.iter().all(|(k, _)| *k > zero));
+    assert_eq!(net.holder_1d(), None);
+    assert_eq!(net.hosts[b].b.role(), Role::NotMaster);
+    assert!(net.logs.iter().any(|(i, e)| *i == b
+        && matches!(e, Event::NoLongerMaster { reason, .. } if reason == "local master = no")));
+    let ann = net.announcements(b, from);
+    assert_eq!(ann.len(), 1, "{actions:?}");
+    assert_eq!(ann[0].server_type, DEFAULT_SERVER_TYPE);
+    assert_ne!(ann[0].update_count, before);
+    // A takes over at once (it heard the zero election); B keeps running
+    // as a non-browser and never takes part again.
+    net.run(Duration::from_secs(15));
+    assert_eq!(net.masters(), vec![a]);
+    assert_eq!(net.holder_1d(), Some(a));
+    let from = net.sent.len();
+    net.run(Duration::from_secs(3600));
+    assert_eq!(net.masters(), vec![a]);
+    assert!(!net.announcements(b, from).is_empty());
+    assert!(net.sent[from..].iter().all(
+        |(h, _, f)| *h != b || !matches!(f, BrowseFrame::RequestElection(e) if e.criteria != 0)
+    ));
+}
+
+#[test]
+fn local_master_off_while_becoming_master_releases_what_it_asked_for() {
+    let mut c = cfg("HOSTA", 1, 21);
+    c.preferred_master = true;
+    let mut now = Instant::now();
+    let mut b = Browser::new(c.clone(), now);
+    // Win the election alone; stop at the first registration.
+    let mut asked = None;
+    for _ in 0..200 {
+        now += STEP;
+        for x in b.handle(now, Input::Tick) {
+            if let Action::Register { name, .. } = x {
+                asked = Some(name);
+            }
+        }
+        if asked.is_some() {
+            break;
+        }
+    }
+    let asked = asked.unwrap();
+    assert_eq!(asked, NbName::msbrowse());
+    assert_eq!(b.role(), Role::Becoming(Stage::MsBrowse));
+    c.local_master = false;
+    let actions = b.reconfigure(now, c);
+    assert!(
+        matches!(&actions[0], Action::Send { frame, .. } if is_zero_election(frame)),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::Release {
+        name: NbName::msbrowse(),
+        group: true
+    }));
+    assert_eq!(b.role(), Role::NotMaster);
+    assert!(!b.election_running());
+    // The late grant is given back, and nothing goes on.
+    let late = b.handle(
+        now,
+        Input::Registered {
+            name: NbName::msbrowse(),
+            ok: true,
+        },
+    );
+    assert!(late.contains(&Action::Release {
+        name: NbName::msbrowse(),
+        group: true
+    }));
+    assert_eq!(b.role(), Role::NotMaster);
+}
+
+#[test]
+fn local_and_preferred_master_on_starts_an_election_and_wins() {
+    // The integration test's case: B (local master = no) is reconfigured
+    // with local master, preferred master and a higher os level.
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 20));
+    let mut c = cfg("HOSTB", 2, 10);
+    c.local_master = false;
+    let b = net.add(c);
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![a]);
+    net.reconfigure(b, |c| {
+        c.local_master = true;
+        c.preferred_master = true;
+        c.os_level = 65;
+    });
+    assert!(net.hosts[b].b.election_running());
+    assert!(net.logs.iter().any(|(i, e)| *i == b
+        && matches!(e, Event::ElectionStarted { reason, .. } if reason.contains("preferred master"))));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    assert_eq!(net.holder_1d(), Some(b));
+    assert!(
+        net.logs
+            .iter()
+            .any(|(i, e)| *i == a && matches!(e, Event::NoLongerMaster { .. }))
+    );
+    // Preferred master on while already master: an election it wins again.
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 20));
+    net.run(Duration::from_secs(30));
+    net.reconfigure(a, |c| c.preferred_master = true);
+    assert!(net.hosts[a].b.election_running());
+    for _ in 0..300 {
+        net.step();
+        assert_eq!(net.masters(), vec![a]);
+    }
+    assert!(!net.hosts[a].b.election_running());
+}
+
+#[test]
+fn local_master_on_looks_for_a_master_soon() {
+    let mut net = Net::new();
+    let mut c = cfg("HOSTA", 1, 20);
+    c.local_master = false;
+    let a = net.add(c);
+    net.run(Duration::from_secs(60));
+    assert!(net.masters().is_empty());
+    // Not preferred: no election at once, but the master check comes
+    // within a second (not at the 5-minute one) and finds nobody.
+    net.reconfigure(a, |c| c.local_master = true);
+    assert!(!net.hosts[a].b.election_running());
+    assert_ne!(net.hosts[a].b.server_type() & sv_type::POTENTIAL_BROWSER, 0);
+    net.run(Duration::from_secs(20));
+    assert_eq!(net.masters(), vec![a]);
+}
+
+#[test]
+fn domain_master_off_releases_1b_and_on_registers_it() {
+    let dmb = NbName::new("TESTGRP", suffix::DOMAIN_MASTER).unwrap();
+    let mut net = Net::new();
+    let mut c = cfg("HOSTA", 1, 21);
+    c.domain_master = true;
+    let a = net.add(c);
+    net.run(Duration::from_secs(30));
+    assert!(net.hosts[a].b.is_domain_master());
+    assert_eq!(net.unique.get(&dmb), Some(&a));
+    let from = net.sent.len();
+    let actions = net.reconfigure(a, |c| c.domain_master = false);
+    assert!(actions.contains(&Action::Release {
+        name: dmb.clone(),
+        group: false
+    }));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|x| matches!(x, Action::Release { .. }))
+            .count(),
+        1,
+        "only <1b>: {actions:?}"
+    );
+    assert_eq!(net.unique.get(&dmb), None);
+    assert!(net.hosts[a].b.is_local_master());
+    assert!(!net.hosts[a].b.is_domain_master());
+    assert_eq!(net.hosts[a].b.criteria() & election::role::DOMAIN_MASTER, 0);
+    // Announced at once without the domain master bit.
+    let ann = net.announcements(a, from);
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[0].server_type & sv_type::DOMAIN_MASTER, 0);
+    assert_ne!(ann[0].server_type & sv_type::MASTER_BROWSER, 0);
+
+    // Back on: <1b> registered as when becoming master, then domain master.
+    let actions = net.reconfigure(a, |c| c.domain_master = true);
+    assert!(actions.contains(&Action::Register {
+        name: dmb.clone(),
+        group: false
+    }));
+    assert_eq!(net.hosts[a].b.role(), Role::Becoming(Stage::DomainName));
+    net.run(Duration::from_secs(1));
+    assert!(net.hosts[a].b.is_domain_master());
+    assert_eq!(net.unique.get(&dmb), Some(&a));
+    assert!(
+        net.logs
+            .iter()
+            .any(|(i, e)| *i == a && matches!(e, Event::DomainMaster { .. }))
+    );
+    let ann = net.announcements(a, from);
+    assert_ne!(ann.last().unwrap().server_type & sv_type::DOMAIN_MASTER, 0);
+
+    // On while not master: nothing until it becomes master.
+    let mut net = Net::new();
+    let _a = net.add(cfg("HOSTA", 1, 30));
+    let b = net.add(cfg("HOSTB", 2, 20));
+    net.run(Duration::from_secs(30));
+    let actions = net.reconfigure(b, |c| c.domain_master = true);
+    assert!(
+        !actions.iter().any(|x| matches!(x, Action::Register { .. })),
+        "{actions:?}"
+    );
+    assert_eq!(net.unique.get(&dmb), None);
+}
+
+#[test]
+fn server_string_change_is_announced_at_once() {
+    let mut net = Net::new();
+    let mut c = cfg("HOSTA", 1, 21);
+    c.local_master = false;
+    let a = net.add(c);
+    net.run(Duration::from_secs(2 * 3600));
+    let last = net.announcements(a, 0).last().unwrap().clone();
+    assert_eq!(last.periodicity_ms, 720_000);
+    let from = net.sent.len();
+    net.reconfigure(a, |c| c.server_string = "new comment".into());
+    let ann = net.announcements(a, from);
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[0].comment, "new comment");
+    assert_ne!(ann[0].update_count, last.update_count);
+    // The schedule starts again at one minute.
+    assert_eq!(ann[0].periodicity_ms, 60_000);
+    net.run(Duration::from_secs(61));
+    assert_eq!(net.announcements(a, from).len(), 2);
+    // Unchanged settings: nothing is sent.
+    let from = net.sent.len();
+    assert!(net.reconfigure(a, |_| {}).is_empty());
+    assert!(net.announcements(a, from).is_empty());
+}
+
+#[test]
+fn shorter_check_interval_applies_to_the_pending_check() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 21));
+    let b = net.add(cfg("HOSTB", 2, 22));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![b]);
+    net.reconfigure(a, |c| c.master_check_interval = Duration::from_secs(15));
+    net.kill(b);
+    net.run(Duration::from_secs(40));
+    assert_eq!(net.masters(), vec![a]);
+}
+
+#[test]
+fn reconfigure_keeps_the_identity_and_does_nothing_once_stopped() {
+    let mut b = Browser::new(cfg("HOSTA", 1, 21), Instant::now());
+    let mut c = cfg("OTHER", 9, 40);
+    c.workgroup = "OTHERGRP".into();
+    b.reconfigure(Instant::now(), c);
+    assert_eq!(b.config().netbios_name, "HOSTA");
+    assert_eq!(b.config().workgroup, "TESTGRP");
+    assert_eq!(b.config().address, Ipv4Addr::new(10, 99, 0, 1));
+    assert_eq!(b.config().os_level, 40);
+    b.handle(Instant::now(), Input::Shutdown);
+    let mut c = cfg("HOSTA", 1, 21);
+    c.server_string = "changed".into();
+    assert!(b.reconfigure(Instant::now(), c).is_empty());
+}
