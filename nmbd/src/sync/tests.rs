@@ -525,7 +525,7 @@ fn enum2_servers_from_samba() {
 /// slices, as a server splits a long reply.
 fn trans_reply(mid: u16, totals: (u16, u16), params: (u16, &[u8]), data: (u16, &[u8])) -> Vec<u8> {
     let mut m = msg(&ENUM2_SERVERS_RESPONSE).header.clone().emit_for_test();
-    m[30..32].copy_from_slice(&mid.to_le_bytes());
+    m[hdr::MID].copy_from_slice(&mid.to_le_bytes());
     // word count 10, then the words; parameters at 56 (after the byte
     // count at 53 and a 3-byte pad), data aligned after them.
     m.push(10);
@@ -848,7 +848,7 @@ async fn peer(mut handler: Handler) -> SocketAddrV4 {
 
 fn with_mid(frame: &[u8], mid: u16) -> Vec<u8> {
     let mut f = frame.to_vec();
-    f[4 + 30..4 + 32].copy_from_slice(&mid.to_le_bytes());
+    f[nbss::HEADER_LEN..][hdr::MID].copy_from_slice(&mid.to_le_bytes());
     f
 }
 
@@ -860,8 +860,8 @@ fn samba_like(mut rap: impl FnMut(&[u8], u16) -> Vec<u8> + Send + 'static) -> Ha
         if f[0] == nbss::SESSION_REQUEST {
             return Some(SESSION_RESPONSE.to_vec());
         }
-        let mid = u16::from_le_bytes([f[4 + 30], f[4 + 31]]);
-        Some(match f[4 + 4] {
+        let mid = msg(f).header.mid;
+        Some(match f[nbss::HEADER_LEN + hdr::COMMAND] {
             command::NEGOTIATE => with_mid(&NEGOTIATE_RESPONSE, mid),
             command::SESSION_SETUP_ANDX => with_mid(&SESSION_SETUP_RESPONSE, mid),
             command::TREE_CONNECT_ANDX => with_mid(&TREE_CONNECT_RESPONSE, mid),
