@@ -9,6 +9,8 @@ Seeds come from real traffic kept in the repository:
   nmbd/src/wire/nbns/tests.rs        name service packets of Samba's nmbd
                                      and nmblookup, hex literals
   nmbd/src/wire/captured.rs          browser datagrams of Samba's nmbd
+  nmbd/src/sync/captured.rs          SMB1 frames of a browse-list sync with
+                                     Samba's smbd (and smbclient's requests)
 A few commands and structures that smbclient never sent in the capture
 (LOCK, FLUSH, CHANGE_NOTIFY, ECHO, LOGOFF, OPLOCK_BREAK acknowledgments,
 create contexts, EA lists, security descriptors) get small hand-built seeds
@@ -397,6 +399,43 @@ with open(os.path.join(ROOT, "nmbd/src/wire/captured.rs")) as f:
         # SMB Transaction: DataCount at SMB offset 55, DataOffset at 57.
         count, offset = u16(smb, 55), u16(smb, 57)
         add("browse_frame", smb[offset:offset + count])
+
+# ---- nmbd's browse-list sync: the SMB1 frames captured against Samba's smbd
+# (nmbd/src/sync/captured.rs). Replies (smbd's) seed sync_smb1_reply, one
+# message each and the whole conversation; the RAP parameters and data of
+# the TRANSACTION replies seed rap_enum_reply; those of the requests (ours
+# and smbclient's) rap_enum_request.
+
+def smb1_trans(smb, reply):
+    """(params, data) of a TRANSACTION message; word offsets per MS-CIFS."""
+    w = 33
+    if reply:
+        pc, po, dc, do = u16(smb, w + 6), u16(smb, w + 8), u16(smb, w + 12), u16(smb, w + 14)
+    else:
+        pc, po, dc, do = u16(smb, w + 18), u16(smb, w + 20), u16(smb, w + 22), u16(smb, w + 24)
+    return smb[po:po + pc], smb[do:do + dc]
+
+
+with open(os.path.join(ROOT, "nmbd/src/sync/captured.rs")) as f:
+    replies = []
+    for m in re.finditer(r"pub const (\w+): \[u8; \d+\] = \[([^\]]*)\];", f.read()):
+        name = m.group(1)
+        frame = bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", m.group(2)))
+        smb = frame[4:]
+        if smb[:4] != b"\xffSMB":
+            add("sync_smb1_reply", frame)  # the session response
+            continue
+        reply = smb[9] & 0x80 != 0
+        if reply:
+            add("sync_smb1_reply", pieces([smb]))
+            replies.append(smb)
+        if smb[4] == 0x25:
+            params, data = smb1_trans(smb, reply)
+            if reply:
+                add("rap_enum_reply", pieces([params, data]))
+            else:
+                add("rap_enum_request", params)
+    add("sync_smb1_reply", pieces(replies))
 
 # ---- Write them out.
 

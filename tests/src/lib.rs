@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::cnid::{BlockingClient, ClientConfig};
 
 pub mod netns;
+pub mod samba_smbd;
 pub mod smb2;
 
 /// A binary of the workspace, from the target directory the tests run in.
