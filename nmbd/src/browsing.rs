@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::browser::{
     Action, BrowseListSnapshot, Browser, BrowserConfig, Delivery, Event, Input, Received, Role,
-    ServerInfo, WorkgroupInfo,
+    ServerInfo, SyncedEntry, SyncedList, WorkgroupInfo,
 };
 use crate::guard::{self, Guard};
 use crate::iface::{self, Interface, SubnetSockets};
@@ -48,6 +48,15 @@ pub const SNAPSHOT_FILE: &str = "browse.json";
 pub const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// How often we look for subnets where `WORKGROUP<1e>` is now registered.
 pub const SUBNET_POLL: Duration = Duration::from_secs(1);
+/// Browse lists are pulled over a NetBIOS session on this port, as
+/// Samba's nmbd does ("W2K DMB's return empty browse lists on port 445").
+pub const SYNC_PORT: u16 = 139;
+/// One browse list sync (connect, log on, both enumerations) gives up
+/// after this.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// At most this many syncs run at once; more are refused with a log line
+/// (each is retried at its next interval).
+pub const MAX_SYNCS: usize = 8;
 
 /// A browser's role, as `nmbd --status` prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +64,8 @@ pub enum BrowserRole {
     /// `local master = no`: takes no part in elections.
     None,
     Potential,
+    /// Told by the master to be a backup browser: copies its list.
+    Backup,
     /// Won an election; registering the master browser names.
     BecomingMaster,
     LocalMaster,
@@ -66,6 +77,7 @@ impl std::fmt::Display for BrowserRole {
         f.write_str(match self {
             BrowserRole::None => "not a browser (local master = no)",
             BrowserRole::Potential => "potential browser",
+            BrowserRole::Backup => "backup browser",
             BrowserRole::BecomingMaster => "becoming local master",
             BrowserRole::LocalMaster => "local master browser",
             BrowserRole::DomainMaster => "domain master browser",
@@ -89,6 +101,12 @@ pub struct BrowserStatus {
     pub role: BrowserRole,
     pub election_running: bool,
     pub master: Option<MasterInfo>,
+    /// As domain master: the local masters that announced themselves.
+    pub local_masters: Vec<MasterInfo>,
+    /// As local master: the domain master found through WINS.
+    pub domain_master: Option<MasterInfo>,
+    /// As backup browser: the master we copy the list from.
+    pub backup_of: Option<MasterInfo>,
     /// The servers and the milliseconds until each expires (None for
     /// ourselves).
     pub servers: Vec<(ServerInfo, Option<u64>)>,
@@ -101,7 +119,7 @@ pub struct SubnetBrowseList {
     pub subnet: Ipv4Addr,
     pub workgroup: String,
     /// True when we are the local master here; the lists are empty when
-    /// we are not (a client must ask the master).
+    /// we are neither master nor backup (a client must ask the master).
     pub local_master: bool,
     /// The servers of our workgroup, ourselves included.
     pub servers: Vec<ServerInfo>,
@@ -135,6 +153,16 @@ enum Internal {
         subnet: Ipv4Addr,
         found: Option<Ipv4Addr>,
     },
+    DomainMaster {
+        subnet: Ipv4Addr,
+        found: Option<(String, Ipv4Addr)>,
+    },
+    Synced {
+        subnet: Ipv4Addr,
+        from: String,
+        address: Ipv4Addr,
+        list: Option<SyncedList>,
+    },
 }
 
 /// The handle main uses; cheap to clone.
@@ -164,6 +192,7 @@ impl BrowseService {
             saved,
             path,
             bind_failed: HashSet::new(),
+            syncs: 0,
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         (BrowseService { cmd: cmd_tx }, task)
@@ -247,6 +276,8 @@ struct State {
     last_saved: Option<Saved>,
     path: PathBuf,
     bind_failed: HashSet<Ipv4Addr>,
+    /// Browse list syncs running.
+    syncs: usize,
 }
 
 fn load(path: &Path) -> Saved {
@@ -536,6 +567,26 @@ impl State {
                 }
                 self.feed(subnet, Input::MasterQuery { found }).await
             }
+            Internal::DomainMaster { subnet, found } => {
+                self.feed(subnet, Input::DomainMaster { found }).await
+            }
+            Internal::Synced {
+                subnet,
+                from,
+                address,
+                list,
+            } => {
+                self.syncs = self.syncs.saturating_sub(1);
+                self.feed(
+                    subnet,
+                    Input::Synced {
+                        from,
+                        address,
+                        list,
+                    },
+                )
+                .await
+            }
         }
     }
 
@@ -634,6 +685,19 @@ impl State {
                     let _ = tx.send(Internal::MasterQuery { subnet, found }).await;
                 });
             }
+            Action::FindDomainMaster { name } => {
+                let names = self.names.clone();
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    let found = find_domain_master(&names, subnet, name).await;
+                    let _ = tx.send(Internal::DomainMaster { subnet, found }).await;
+                });
+            }
+            Action::Sync {
+                server,
+                address,
+                local_only,
+            } => self.sync(subnet, server, address, local_only).await,
             Action::Log(e) => {
                 if let Some(s) = self.subnets.get_mut(&subnet) {
                     match &e {
@@ -650,6 +714,57 @@ impl State {
                 tracing::info!(target: LOG, subnet = %subnet, "{e}");
             }
         }
+    }
+
+    /// Pulls `server`'s browse list in a task of its own (Samba forks a
+    /// child for it); the outcome comes back as [`Internal::Synced`].
+    async fn sync(
+        &mut self,
+        subnet: Ipv4Addr,
+        server: String,
+        address: Ipv4Addr,
+        local_only: bool,
+    ) {
+        if self.syncs >= MAX_SYNCS {
+            tracing::warn!(target: LOG, subnet = %subnet, "not syncing with {server} ({address}): {MAX_SYNCS} syncs already running");
+            return;
+        }
+        self.syncs += 1;
+        let tx = self.internal.clone();
+        let calling = self.g.netbios_name.to_ascii_uppercase();
+        let workgroup = self.g.workgroup.to_ascii_uppercase();
+        tracing::info!(target: LOG, subnet = %subnet, "syncing browse lists with {server} ({address}) for {workgroup}");
+        tokio::spawn(async move {
+            let peer = SocketAddrV4::new(address, SYNC_PORT);
+            let req = crate::sync::SyncRequest {
+                peer,
+                called: &server,
+                called_suffix: suffix::SERVER,
+                calling: &calling,
+                workgroup: &workgroup,
+                local_only,
+                servers: true,
+            };
+            let r = crate::sync::sync_lists(&req, SYNC_TIMEOUT).await;
+            let list = match r {
+                Ok(l) => Some(SyncedList {
+                    servers: l.servers.into_iter().map(entry).collect(),
+                    workgroups: l.workgroups.into_iter().map(entry).collect(),
+                }),
+                Err(e) => {
+                    tracing::warn!(target: LOG, subnet = %subnet, "browse list sync with {server} ({peer}) failed: {e}");
+                    None
+                }
+            };
+            let _ = tx
+                .send(Internal::Synced {
+                    subnet,
+                    from: server,
+                    address,
+                    list,
+                })
+                .await;
+        });
     }
 
     async fn send(
@@ -698,6 +813,41 @@ impl State {
             Err(e) => tracing::warn!(target: LOG, subnet = %subnet, to = %dest, "send: {e}"),
         }
     }
+}
+
+fn entry(s: crate::sync::RapServer) -> SyncedEntry {
+    SyncedEntry {
+        name: s.name,
+        server_type: s.server_type,
+        comment: s.comment,
+        os_major: s.version_major,
+        os_minor: s.version_minor,
+    }
+}
+
+/// nmbd_browsesync.c: WORKGROUP<1b> through WINS, then the first unique
+/// `<20>` name in that host's node status (asked for WORKGROUP<1b>, which
+/// it must hold; Windows does not answer a node status for `*`).
+async fn find_domain_master(
+    names: &NameService,
+    subnet: Ipv4Addr,
+    name: NbName,
+) -> Option<(String, Ipv4Addr)> {
+    let Some(ip) = names.wins_query(subnet, name.clone()).await else {
+        tracing::info!(target: LOG, subnet = %subnet, "WINS knows no {name}");
+        return None;
+    };
+    let Some(held) = names.node_status(subnet, ip, name.clone()).await else {
+        tracing::warn!(target: LOG, subnet = %subnet, "{ip} holds {name} but does not answer a node status");
+        return None;
+    };
+    let server = held.into_iter().find(|n| {
+        n.name.suffix() == suffix::SERVER && n.flags & crate::wire::nbns::nbflags::GROUP == 0
+    });
+    if server.is_none() {
+        tracing::warn!(target: LOG, subnet = %subnet, "{ip} holds {name} but no server (<20>) name");
+    }
+    server.map(|n| (n.name.name_str(), ip))
 }
 
 /// Is `n` a name a browse datagram to us may be sent to: our NetBIOS
@@ -798,6 +948,7 @@ fn role(b: &Browser) -> BrowserRole {
         Role::LocalMaster if b.is_domain_master() => BrowserRole::DomainMaster,
         Role::LocalMaster => BrowserRole::LocalMaster,
         Role::Becoming(_) => BrowserRole::BecomingMaster,
+        Role::NotMaster if b.backup_of().is_some() => BrowserRole::Backup,
         Role::NotMaster if b.config().local_master => BrowserRole::Potential,
         Role::NotMaster => BrowserRole::None,
     }
@@ -826,6 +977,21 @@ fn status(s: &Subnet, now: std::time::Instant) -> BrowserStatus {
         role: role(b),
         election_running: b.election_running(),
         master: s.master.clone(),
+        local_masters: b
+            .local_masters()
+            .map(|(n, a)| MasterInfo {
+                name: Some(n.to_string()),
+                address: a,
+            })
+            .collect(),
+        domain_master: b.domain_master().map(|(n, a)| MasterInfo {
+            name: Some(n.to_string()),
+            address: a,
+        }),
+        backup_of: b.backup_of().map(|(n, a)| MasterInfo {
+            name: Some(n.to_string()),
+            address: a,
+        }),
         servers,
         workgroups: snap.workgroups,
     }
@@ -842,6 +1008,7 @@ fn browse_list(s: &Subnet) -> SubnetBrowseList {
             server_type: sv_type::DOMAIN_ENUM | sv_type::NT,
             periodicity_ms: 0,
             address: cfg.address,
+            synced_from: None,
         });
         workgroups.sort_by(|a, b| a.name.cmp(&b.name));
     }
@@ -850,7 +1017,7 @@ fn browse_list(s: &Subnet) -> SubnetBrowseList {
         workgroup: cfg.workgroup.clone(),
         local_master: b.is_local_master(),
         servers: b.servers(),
-        workgroups: if b.is_local_master() {
+        workgroups: if b.serves_list() {
             workgroups
         } else {
             Vec::new()
@@ -958,6 +1125,7 @@ mod tests {
                         os_minor: 1,
                         periodicity_ms: 60_000,
                         address: Ipv4Addr::new(10, 99, 0, 2),
+                        synced_from: None,
                     },
                     170_000,
                 )],

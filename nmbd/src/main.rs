@@ -403,25 +403,41 @@ fn status(path: &Path) -> ExitCode {
             ),
             None => println!("\tlocal master: unknown"),
         }
+        let peer = |m: &nmbd::browsing::MasterInfo| {
+            format!("{} ({})", m.name.as_deref().unwrap_or("?"), m.address)
+        };
+        if let Some(m) = &b.domain_master {
+            println!("\tdomain master: {}", peer(m));
+        }
+        if let Some(m) = &b.backup_of {
+            println!("\tbackup of: {}", peer(m));
+        }
+        for m in &b.local_masters {
+            println!("\tlocal master of another subnet: {}", peer(m));
+        }
+        let from =
+            |f: &Option<String>| f.as_ref().map_or(String::new(), |f| format!(" (from {f})"));
         println!("\tservers:");
         for (srv, ms) in &b.servers {
             println!(
-                "\t\t{:<16} {:08x} {:<15} expires {} \"{}\"",
+                "\t\t{:<16} {:08x} {:<15} expires {} \"{}\"{}",
                 srv.name,
                 srv.server_type,
                 srv.address.to_string(),
                 ms.map_or_else(|| "never (us)".to_string(), left),
-                srv.comment
+                srv.comment,
+                from(&srv.synced_from)
             );
         }
         println!("\tworkgroups:");
         for (w, ms) in &b.workgroups {
             println!(
-                "\t\t{:<16} master {:<16} {:<15} expires {}",
+                "\t\t{:<16} master {:<16} {:<15} expires {}{}",
                 w.name,
                 w.master,
                 w.address.to_string(),
-                left(*ms)
+                left(*ms),
+                from(&w.synced_from)
             );
         }
     }

@@ -162,7 +162,13 @@ enum Command {
     Query {
         subnet: Ipv4Addr,
         name: NbName,
-        done: oneshot::Sender<Option<Ipv4Addr>>,
+        to: Target,
+        done: oneshot::Sender<Option<Answer>>,
+    },
+    WinsLookup {
+        subnet: Ipv4Addr,
+        name: NbName,
+        done: oneshot::Sender<Option<Answer>>,
     },
     Status(oneshot::Sender<Vec<SubnetStatus>>),
     Wins(oneshot::Sender<Option<crate::wins::db::Database>>),
@@ -258,8 +264,51 @@ impl NameService {
     /// (the first address in the answer); None when nobody answered or we
     /// do not serve the subnet. Our own answers are never counted.
     pub async fn query(&self, subnet: Ipv4Addr, name: NbName) -> Option<Ipv4Addr> {
+        match self.ask(subnet, name, Target::Broadcast).await {
+            Some(Answer::Address(ip)) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// Who holds `name` according to our WINS server: our own database
+    /// with `wins support = yes`, else a unicast query (retried as a
+    /// broadcast one) to `wins server` from `subnet`; None when neither is
+    /// configured, nobody answered or the answer is one of our addresses.
+    pub async fn wins_query(&self, subnet: Ipv4Addr, name: NbName) -> Option<Ipv4Addr> {
         let (done, rx) = oneshot::channel();
-        let cmd = Command::Query { subnet, name, done };
+        let cmd = Command::WinsLookup { subnet, name, done };
+        if self.cmd.send(cmd).await.is_err() {
+            return None;
+        }
+        match rx.await.ok().flatten() {
+            Some(Answer::Address(ip)) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// The names `host` holds (node status query for `name`, which the
+    /// host must hold: Windows does not answer one for `*`), sent from
+    /// `subnet`; None when it did not answer.
+    pub async fn node_status(
+        &self,
+        subnet: Ipv4Addr,
+        host: Ipv4Addr,
+        name: NbName,
+    ) -> Option<Vec<nbns::NodeName>> {
+        match self.ask(subnet, name, Target::Status(host)).await {
+            Some(Answer::Names(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    async fn ask(&self, subnet: Ipv4Addr, name: NbName, to: Target) -> Option<Answer> {
+        let (done, rx) = oneshot::channel();
+        let cmd = Command::Query {
+            subnet,
+            name,
+            to,
+            done,
+        };
         if self.cmd.send(cmd).await.is_err() {
             return None;
         }
@@ -352,13 +401,51 @@ struct State {
     wins_client: Option<WinsClient>,
 }
 
+/// Where one of our queries goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// A name query to the subnet's broadcast address.
+    Broadcast,
+    /// A name query to one host (a WINS server).
+    Unicast(Ipv4Addr),
+    /// A node status query to one host.
+    Status(Ipv4Addr),
+}
+
+/// The answer to one of our queries.
+#[derive(Debug)]
+enum Answer {
+    /// A name query's: the first address.
+    Address(Ipv4Addr),
+    /// A node status query's: the names the host holds.
+    Names(Vec<nbns::NodeName>),
+}
+
 struct PendingQuery {
     subnet: Ipv4Addr,
     name: NbName,
+    to: Target,
     trn_id: u16,
     sends_left: u8,
     next: Instant,
-    done: oneshot::Sender<Option<Ipv4Addr>>,
+    done: oneshot::Sender<Option<Answer>>,
+}
+
+impl PendingQuery {
+    fn packet(&self) -> nbns::Packet {
+        match self.to {
+            Target::Broadcast => build::query(self.trn_id, &self.name, true),
+            Target::Unicast(_) => build::query(self.trn_id, &self.name, false),
+            Target::Status(_) => build::status_query(self.trn_id, &self.name),
+        }
+    }
+
+    fn destination(&self, s: &Subnet, port: u16) -> SocketAddrV4 {
+        match self.to {
+            Target::Broadcast => SocketAddrV4::new(s.iface.broadcast, port),
+            Target::Unicast(ip) | Target::Status(ip) => SocketAddrV4::new(ip, port),
+        }
+    }
 }
 
 impl State {
@@ -597,22 +684,31 @@ impl State {
                 };
                 let _ = done.send(ok);
             }
-            Command::Query { subnet, name, done } => {
-                let trn_id = self.trn_id();
-                let Some(s) = self.subnets.get(&subnet) else {
+            Command::Query {
+                subnet,
+                name,
+                to,
+                done,
+            } => self.start_query(subnet, name, to, done).await,
+            Command::WinsLookup { subnet, name, done } => {
+                if let Some(w) = self.wins.as_ref() {
+                    let now = unix_now();
+                    let found = w
+                        .database()
+                        .records
+                        .get(&name)
+                        .filter(|r| r.expires.is_none_or(|e| e > now))
+                        .and_then(|r| r.addrs.first())
+                        .map(|(_, ip)| *ip)
+                        .filter(|ip| !self.subnets.contains_key(ip));
+                    let _ = done.send(found.map(Answer::Address));
+                } else if let Some(c) = self.wins_client.as_ref() {
+                    let server = *c.server().ip();
+                    self.start_query(subnet, name, Target::Unicast(server), done)
+                        .await;
+                } else {
                     let _ = done.send(None);
-                    return;
-                };
-                let to = SocketAddrV4::new(s.iface.broadcast, self.cfg.port);
-                send(&s.sockets.unicast, &build::query(trn_id, &name, true), to).await;
-                self.queries.push(PendingQuery {
-                    subnet,
-                    name,
-                    trn_id,
-                    sends_left: QUERY_RETRIES,
-                    next: Instant::now() + QUERY_INTERVAL,
-                    done,
-                });
+                }
             }
             Command::Wins(tx) => {
                 let _ = tx.send(self.wins.as_ref().map(|w| w.database().clone()));
@@ -640,7 +736,37 @@ impl State {
         }
     }
 
-    /// Repeats our broadcast queries; gives up on the ones nobody answered.
+    async fn start_query(
+        &mut self,
+        subnet: Ipv4Addr,
+        name: NbName,
+        to: Target,
+        done: oneshot::Sender<Option<Answer>>,
+    ) {
+        let trn_id = self.trn_id();
+        let Some(s) = self.subnets.get(&subnet) else {
+            let _ = done.send(None);
+            return;
+        };
+        let q = PendingQuery {
+            subnet,
+            name,
+            to,
+            trn_id,
+            sends_left: QUERY_RETRIES,
+            next: Instant::now() + QUERY_INTERVAL,
+            done,
+        };
+        send(
+            &s.sockets.unicast,
+            &q.packet(),
+            q.destination(s, self.cfg.port),
+        )
+        .await;
+        self.queries.push(q);
+    }
+
+    /// Repeats our queries; gives up on the ones nobody answered.
     async fn query_tick(&mut self) {
         let now = Instant::now();
         let port = self.cfg.port;
@@ -669,39 +795,41 @@ impl State {
                 } else {
                     QUERY_INTERVAL
                 };
-            let p = build::query(q.trn_id, &q.name, true);
-            send(
-                &s.sockets.unicast,
-                &p,
-                SocketAddrV4::new(s.iface.broadcast, port),
-            )
-            .await;
+            send(&s.sockets.unicast, &q.packet(), q.destination(s, port)).await;
             i += 1;
         }
     }
 
-    /// A positive answer to one of our queries, from another host.
+    /// A positive answer to one of our queries, from another host (for a
+    /// unicast query, from the host asked).
     fn query_answered(&mut self, src: Ipv4Addr, trn_id: u16, record: &nbns::ResourceRecord) {
         if self.subnets.contains_key(&src) {
             return;
         }
-        let Some(i) = self
-            .queries
-            .iter()
-            .position(|q| q.trn_id == trn_id && q.name == record.name)
-        else {
+        let Some(i) = self.queries.iter().position(|q| {
+            q.trn_id == trn_id
+                && q.name == record.name
+                && match q.to {
+                    Target::Broadcast => true,
+                    Target::Unicast(ip) | Target::Status(ip) => ip == src,
+                }
+        }) else {
             return;
         };
-        let addr = match &record.rdata {
-            nbns::RData::Nb(e) => e.first().map_or(src, |e| e.addr),
+        let answer = match (&record.rdata, self.queries[i].to) {
+            (nbns::RData::Nb(e), Target::Broadcast | Target::Unicast(_)) => {
+                let addr = e.first().map_or(src, |e| e.addr);
+                if self.subnets.contains_key(&addr) {
+                    return;
+                }
+                Answer::Address(addr)
+            }
+            (nbns::RData::NodeStatus(st), Target::Status(_)) => Answer::Names(st.names.clone()),
             _ => return,
         };
-        if self.subnets.contains_key(&addr) {
-            return;
-        }
         let q = self.queries.swap_remove(i);
-        tracing::debug!(target: LOG, subnet = %q.subnet, name = %q.name, from = %src, answer = %addr, "query answered");
-        let _ = q.done.send(Some(addr));
+        tracing::debug!(target: LOG, subnet = %q.subnet, name = %q.name, from = %src, "query answered: {answer:?}");
+        let _ = q.done.send(Some(answer));
     }
 
     async fn release_all(&mut self) {

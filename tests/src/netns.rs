@@ -66,6 +66,34 @@ impl Lan {
         Ipv4Addr::new(self.net[0], self.net[1], self.net[2], 255)
     }
 
+    /// The subnet, as `10.A.B.0/24`.
+    pub fn network(&self) -> String {
+        format!("{}.{}.{}.0/24", self.net[0], self.net[1], self.net[2])
+    }
+
+    /// Makes namespace `ns` of this LAN the router to `other`: it joins
+    /// `other`'s bridge as `eth1` with address `other.ip(host)`, and every
+    /// namespace of `other` routes this LAN through it. A daemon there
+    /// with `interfaces = eth0` serves this LAN only and is reached from
+    /// `other` by unicast.
+    pub fn route_to(&self, ns: usize, other: &Lan, host: usize) {
+        let veth = format!("nx{}", &other.bridge[3..]);
+        let name = &self.namespaces[ns - 1];
+        ip(&[
+            "link", "add", &veth, "type", "veth", "peer", "name", "eth1", "netns", name,
+        ]);
+        ip(&["link", "set", &veth, "master", &other.bridge]);
+        ip(&["link", "set", &veth, "up"]);
+        let gw = other.ip(host).to_string();
+        let addr = format!("{gw}/24");
+        let brd = other.broadcast().to_string();
+        ip(&["-n", name, "addr", "add", &addr, "brd", &brd, "dev", "eth1"]);
+        ip(&["-n", name, "link", "set", "eth1", "up"]);
+        for o in &other.namespaces {
+            ip(&["-n", o, "route", "add", &self.network(), "via", &gw]);
+        }
+    }
+
     /// A command run inside namespace `i` (1-based).
     pub fn cmd(&self, i: usize, program: &str) -> Command {
         let mut c = Command::new("ip");

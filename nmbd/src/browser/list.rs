@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::browse::Announcement;
+use crate::wire::browse::{Announcement, sv_type};
 
 /// Bounds against a flood of forged announcements.
 pub const MAX_SERVERS: usize = 4096;
@@ -32,6 +32,11 @@ pub struct ServerInfo {
     pub os_minor: u8,
     pub periodicity_ms: u32,
     pub address: Ipv4Addr,
+    /// The browser whose list this entry came from (a domain or local
+    /// master we synced with; `address` is then that browser's); None
+    /// when the server announced itself on this subnet.
+    #[serde(default)]
+    pub synced_from: Option<String>,
 }
 
 /// One workgroup and its local master.
@@ -42,6 +47,28 @@ pub struct WorkgroupInfo {
     pub server_type: u32,
     pub periodicity_ms: u32,
     pub address: Ipv4Addr,
+    /// As for [`ServerInfo::synced_from`].
+    #[serde(default)]
+    pub synced_from: Option<String>,
+}
+
+/// One entry of a list pulled from another browser (RAP NetServerEnum2,
+/// SERVER_INFO_1): a server, or with `sv_type::DOMAIN_ENUM` a workgroup
+/// whose comment is its master's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedEntry {
+    pub name: String,
+    pub server_type: u32,
+    pub comment: String,
+    pub os_major: u8,
+    pub os_minor: u8,
+}
+
+/// A list pulled from another browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncedList {
+    pub servers: Vec<SyncedEntry>,
+    pub workgroups: Vec<SyncedEntry>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -75,6 +102,7 @@ impl BrowseList {
             os_minor: a.os_minor,
             periodicity_ms: a.periodicity_ms,
             address,
+            synced_from: None,
         };
         self.servers
             .insert(key, (info, expiry(now, a.periodicity_ms)));
@@ -96,9 +124,75 @@ impl BrowseList {
             server_type: a.server_type,
             periodicity_ms: a.periodicity_ms,
             address,
+            synced_from: None,
         };
         self.workgroups
             .insert(key, (info, expiry(now, a.periodicity_ms)));
+    }
+
+    /// Merges a list pulled from browser `from` at `address` (Samba's
+    /// nmbd_synclists.c complete_one): servers and workgroups heard on
+    /// this subnet stay as they were announced, `own_name` and
+    /// `own_workgroup` are skipped (we know them better), the rest is
+    /// added or refreshed to live three `period`s. Returns how many
+    /// servers and workgroups were taken.
+    pub fn merge_synced(
+        &mut self,
+        now: Instant,
+        (from, address): (&str, Ipv4Addr),
+        list: &SyncedList,
+        (own_name, own_workgroup): (&str, &str),
+        period: Duration,
+    ) -> (usize, usize) {
+        let period_ms = period.min(MAX_PERIODICITY).as_millis() as u32;
+        let local = |s: &Option<String>| s.is_none();
+        let mut servers = 0;
+        for e in &list.servers {
+            let key = e.name.to_ascii_uppercase();
+            if key.is_empty() || key == own_name || e.server_type & sv_type::DOMAIN_ENUM != 0 {
+                continue;
+            }
+            match self.servers.get(&key) {
+                Some((s, _)) if local(&s.synced_from) => continue,
+                None if self.servers.len() >= MAX_SERVERS => continue,
+                _ => {}
+            }
+            let info = ServerInfo {
+                name: key.clone(),
+                server_type: e.server_type & !sv_type::LOCAL_LIST_ONLY,
+                comment: e.comment.clone(),
+                os_major: e.os_major,
+                os_minor: e.os_minor,
+                periodicity_ms: period_ms,
+                address,
+                synced_from: Some(from.to_string()),
+            };
+            self.servers.insert(key, (info, expiry(now, period_ms)));
+            servers += 1;
+        }
+        let mut workgroups = 0;
+        for e in &list.workgroups {
+            let key = e.name.to_ascii_uppercase();
+            if key.is_empty() || key == own_workgroup {
+                continue;
+            }
+            match self.workgroups.get(&key) {
+                Some((w, _)) if local(&w.synced_from) => continue,
+                None if self.workgroups.len() >= MAX_WORKGROUPS => continue,
+                _ => {}
+            }
+            let info = WorkgroupInfo {
+                name: key.clone(),
+                master: e.comment.to_ascii_uppercase(),
+                server_type: e.server_type & !sv_type::LOCAL_LIST_ONLY,
+                periodicity_ms: period_ms,
+                address,
+                synced_from: Some(from.to_string()),
+            };
+            self.workgroups.insert(key, (info, expiry(now, period_ms)));
+            workgroups += 1;
+        }
+        (servers, workgroups)
     }
 
     /// Drops what was not announced for three periods; returns how many.

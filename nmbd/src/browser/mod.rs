@@ -30,7 +30,9 @@ use common::smbconf::{BoolAuto, Global};
 
 use crate::wire::browse::{Announcement, BrowseFrame, Election, reset, sv_type};
 use election::{CriteriaInputs, ELECTION_VERSION, criteria, we_win};
-pub use list::{BrowseList, BrowseListSnapshot, ServerInfo, WorkgroupInfo};
+pub use list::{
+    BrowseList, BrowseListSnapshot, ServerInfo, SyncedEntry, SyncedList, WorkgroupInfo,
+};
 
 /// At most one election frame per this interval.
 pub const ELECTION_INTERVAL: Duration = Duration::from_secs(2);
@@ -48,6 +50,18 @@ pub const FIRST_MASTER_CHECK: Duration = Duration::from_secs(1);
 pub const ANNOUNCE_REPLY_JITTER_MS: u64 = 30_000;
 /// A master that knows fewer servers than this asks for announcements.
 const FEW_SERVERS: usize = 2;
+/// A domain master pulls a local master's list this long after its first
+/// MasterAnnouncement, so it has had time to build it (Samba: 1 min).
+pub const LMB_FIRST_SYNC: Duration = Duration::from_secs(60);
+/// Between two syncs of a list, and between a local master's
+/// announcements to its domain master (Samba's CHECK_TIME_DMB_TO_LMB_SYNC
+/// and CHECK_TIME_MST_ANNOUNCE); a synced entry lives three of these.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// A local master that stops announcing itself to us is forgotten after
+/// this (Samba: one missed announcement and 2 minutes).
+pub const LMB_LIFETIME: Duration = Duration::from_secs(17 * 60);
+/// Bound on the local masters a domain master keeps.
+pub const MAX_LMBS: usize = 256;
 
 /// What the engine needs from smb.conf for one subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +76,10 @@ pub struct BrowserConfig {
     pub preferred_master: bool,
     pub domain_master: bool,
     pub wins_server: bool,
+    /// We have a WINS server (`wins server`, or ourselves with `wins
+    /// support`): only then does a local master look for its domain master
+    /// (as Samba: WORKGROUP<1b> is found through WINS).
+    pub wins_client: bool,
     /// Server type bits without the browser bits (workstation, server,
     /// unix, NT...); the engine adds potential/master/domain master.
     pub server_type: u32,
@@ -93,6 +111,7 @@ impl BrowserConfig {
             },
             domain_master,
             wins_server: g.wins_support,
+            wins_client: g.wins_support || !g.wins_server.is_empty(),
             server_type: DEFAULT_SERVER_TYPE,
             os_major: 6,
             os_minor: 1,
@@ -130,6 +149,16 @@ pub enum Input {
     /// The answer to an [`Action::Query`] for `WORKGROUP<1d>`: the
     /// master's address, or None when nobody answered.
     MasterQuery { found: Option<Ipv4Addr> },
+    /// The answer to an [`Action::FindDomainMaster`]: the domain master's
+    /// NetBIOS name and address.
+    DomainMaster { found: Option<(String, Ipv4Addr)> },
+    /// The outcome of an [`Action::Sync`]: the list pulled, or None when
+    /// the sync failed (the daemon logs why).
+    Synced {
+        from: String,
+        address: Ipv4Addr,
+        list: Option<SyncedList>,
+    },
     /// An operator asked for an election (`nmbd --force-election`,
     /// Samba's `smbcontrol nmbd force-election`).
     ForceElection,
@@ -162,6 +191,19 @@ pub enum Action {
     Release { name: NbName, group: bool },
     /// Broadcast a name query; answer with [`Input::MasterQuery`].
     Query { name: NbName },
+    /// Find who holds `name` (WORKGROUP<1b>) through WINS and its server
+    /// name (the first unique `<20>` name in its node status); answer with
+    /// [`Input::DomainMaster`].
+    FindDomainMaster { name: NbName },
+    /// Pull the browse list of browser `server` (a session to its
+    /// `server<20>` on `address`, port 139; RAP NetServerEnum2): with
+    /// `local_only`, only the servers and workgroups of its own subnet.
+    /// Answer with [`Input::Synced`].
+    Sync {
+        server: String,
+        address: Ipv4Addr,
+        local_only: bool,
+    },
     /// Something an operator wants in the log.
     Log(Event),
 }
@@ -208,6 +250,38 @@ pub enum Event {
         address: Ipv4Addr,
         other: String,
         other_ip: Ipv4Addr,
+    },
+    /// As domain master: a local master announced itself to us.
+    LocalMasterAnnounced {
+        workgroup: String,
+        master: String,
+        master_ip: Ipv4Addr,
+    },
+    /// As local master: our domain master, found through WINS.
+    DomainMasterFound {
+        workgroup: String,
+        master: String,
+        master_ip: Ipv4Addr,
+    },
+    NoDomainMaster {
+        workgroup: String,
+    },
+    Synced {
+        workgroup: String,
+        from: String,
+        from_ip: Ipv4Addr,
+        servers: usize,
+        workgroups: usize,
+    },
+    BecameBackup {
+        workgroup: String,
+        address: Ipv4Addr,
+        master: String,
+    },
+    NoLongerBackup {
+        workgroup: String,
+        address: Ipv4Addr,
+        reason: &'static str,
     },
 }
 
@@ -268,6 +342,52 @@ impl fmt::Display for Event {
                 f,
                 "{other} ({other_ip}) also claims to be local master for {workgroup} on {address}"
             ),
+            Event::LocalMasterAnnounced {
+                workgroup,
+                master,
+                master_ip,
+            } => write!(
+                f,
+                "local master {master} ({master_ip}) of {workgroup} announced itself; its list will be synced"
+            ),
+            Event::DomainMasterFound {
+                workgroup,
+                master,
+                master_ip,
+            } => write!(
+                f,
+                "domain master browser for {workgroup} is {master} ({master_ip}): announcing ourselves and syncing"
+            ),
+            Event::NoDomainMaster { workgroup } => write!(
+                f,
+                "no domain master browser for {workgroup} found through WINS; browse lists not synced"
+            ),
+            Event::Synced {
+                workgroup,
+                from,
+                from_ip,
+                servers,
+                workgroups,
+            } => write!(
+                f,
+                "sync with {from} ({from_ip}) for {workgroup} completed: {servers} servers, {workgroups} workgroups taken"
+            ),
+            Event::BecameBackup {
+                workgroup,
+                address,
+                master,
+            } => write!(
+                f,
+                "now backup browser for {workgroup} on {address} (master {master})"
+            ),
+            Event::NoLongerBackup {
+                workgroup,
+                address,
+                reason,
+            } => write!(
+                f,
+                "no longer backup browser for {workgroup} on {address}: {reason}"
+            ),
         }
     }
 }
@@ -295,6 +415,17 @@ struct Running {
     last: Option<Instant>,
 }
 
+/// Another browser whose list we pull: as domain master a local master
+/// that announced itself, as backup our local master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub name: String,
+    pub address: Ipv4Addr,
+    next_sync: Instant,
+    /// For a local master: forgotten then unless it announces again.
+    dies: Option<Instant>,
+}
+
 /// The browser of one subnet.
 #[derive(Debug)]
 pub struct Browser {
@@ -317,6 +448,17 @@ pub struct Browser {
     stopped: bool,
     /// Election frames we sent (for tests and statistics).
     elections_sent: u64,
+    /// As domain master: the local masters that announced themselves.
+    local_masters: Vec<Peer>,
+    /// As local master with a WINS server (and not domain master): when
+    /// to look for the domain master, announce to it and sync next.
+    next_dmb_sync: Option<Instant>,
+    dmb_lookup_outstanding: bool,
+    /// The domain master as last found.
+    domain_master: Option<(String, Ipv4Addr)>,
+    /// As backup browser (told by the master with BecomeBackup): the
+    /// master whose list we copy.
+    backup: Option<Peer>,
 }
 
 impl Browser {
@@ -339,6 +481,11 @@ impl Browser {
             rng,
             stopped: false,
             elections_sent: 0,
+            local_masters: Vec::new(),
+            next_dmb_sync: None,
+            dmb_lookup_outstanding: false,
+            domain_master: None,
+            backup: None,
             cfg,
         };
         b.last_type = b.server_type();
@@ -374,6 +521,23 @@ impl Browser {
 
     pub fn elections_sent(&self) -> u64 {
         self.elections_sent
+    }
+
+    /// As backup browser: the master we copy the list from.
+    pub fn backup_of(&self) -> Option<(&str, Ipv4Addr)> {
+        self.backup.as_ref().map(|p| (p.name.as_str(), p.address))
+    }
+
+    /// As domain master: the local masters that announced themselves.
+    pub fn local_masters(&self) -> impl Iterator<Item = (&str, Ipv4Addr)> {
+        self.local_masters
+            .iter()
+            .map(|p| (p.name.as_str(), p.address))
+    }
+
+    /// As local master: our domain master, when found.
+    pub fn domain_master(&self) -> Option<(&str, Ipv4Addr)> {
+        self.domain_master.as_ref().map(|(n, a)| (n.as_str(), *a))
     }
 
     fn workgroup(&self, sfx: u8) -> NbName {
@@ -421,6 +585,9 @@ impl Browser {
             }
         } else if self.cfg.local_master {
             t |= sv_type::POTENTIAL_BROWSER;
+            if self.backup.is_some() {
+                t |= sv_type::BACKUP_BROWSER;
+            }
         }
         t
     }
@@ -440,6 +607,17 @@ impl Browser {
         if let Some(e) = self.list.next_expiry() {
             t = t.min(e);
         }
+        for p in self.local_masters.iter().chain(&self.backup) {
+            t = t.min(p.next_sync);
+            if let Some(d) = p.dies {
+                t = t.min(d);
+            }
+        }
+        if let Some(d) = self.next_dmb_sync
+            && !self.dmb_lookup_outstanding
+        {
+            t = t.min(d);
+        }
         Some(t)
     }
 
@@ -454,6 +632,12 @@ impl Browser {
             Input::Registered { name, ok } => self.registered(now, name, ok, &mut out),
             Input::NameLost { name } => self.name_lost(name, &mut out),
             Input::MasterQuery { found } => self.master_query(now, found, &mut out),
+            Input::DomainMaster { found } => self.domain_master_found(found, &mut out),
+            Input::Synced {
+                from,
+                address,
+                list,
+            } => self.synced(now, &from, address, list, &mut out),
             Input::ForceElection => self.start_election("forced by an operator", &mut out),
             Input::Tick => {}
             Input::Shutdown => {
@@ -502,6 +686,9 @@ impl Browser {
             self.election = None;
             self.unbecome_master("local master = no".into(), &mut out);
         }
+        if !self.cfg.local_master {
+            self.stop_backup("local master = no", &mut out);
+        }
         let dmb = self.workgroup(suffix::DOMAIN_MASTER);
         if old.domain_master && !self.cfg.domain_master && self.held.iter().any(|(n, _)| *n == dmb)
         {
@@ -511,9 +698,13 @@ impl Browser {
                 group: false,
             });
             self.domain_master_now = false;
+            self.local_masters.clear();
             if self.role == Role::Becoming(Stage::DomainName) {
                 // Its registration's late answer is released then.
                 self.became_master(now, &mut out);
+            } else if self.is_local_master() && self.cfg.wins_client {
+                // Now a plain local master: find the domain master.
+                self.next_dmb_sync = Some(now);
             }
         } else if !old.domain_master
             && self.cfg.domain_master
@@ -551,9 +742,9 @@ impl Browser {
     }
 
     /// The browse list, with ourselves, as served to clients: empty unless
-    /// we are the local master.
+    /// we are the local master or a backup browser.
     pub fn servers(&self) -> Vec<ServerInfo> {
-        if !self.is_local_master() {
+        if !self.serves_list() {
             return Vec::new();
         }
         let mut v: Vec<ServerInfo> = self
@@ -570,9 +761,15 @@ impl Browser {
             os_minor: self.cfg.os_minor,
             periodicity_ms: self.announce_interval.as_millis() as u32,
             address: self.cfg.address,
+            synced_from: None,
         });
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+
+    /// Do we answer NetServerEnum2 here: as local master or backup.
+    pub fn serves_list(&self) -> bool {
+        self.is_local_master() || self.backup.is_some()
     }
 
     pub fn workgroups(&self) -> Vec<WorkgroupInfo> {
@@ -652,6 +849,45 @@ impl Browser {
                 );
                 self.start_election("another local master announced itself", out);
             }
+            BrowseFrame::LocalMasterAnnouncement(a) if our_wg && a.server_type != 0 => {
+                // A backup follows whoever is master now.
+                if let Some(b) = self.backup.as_mut()
+                    && (b.name != a.server_name || b.address != rx.source_ip)
+                {
+                    b.name = a.server_name.clone();
+                    b.address = rx.source_ip;
+                    b.next_sync = now;
+                }
+            }
+            BrowseFrame::MasterAnnouncement { master } if self.is_domain_master() => {
+                self.master_announcement(now, master, rx.source_ip, out)
+            }
+            BrowseFrame::BecomeBackup { browser }
+                if our_wg
+                    && browser.eq_ignore_ascii_case(&self.cfg.netbios_name)
+                    && self.role == Role::NotMaster
+                    && self.cfg.local_master =>
+            {
+                let master = rx.source.name_str();
+                if self.backup.is_none() {
+                    self.log(
+                        out,
+                        Event::BecameBackup {
+                            workgroup: self.cfg.workgroup.clone(),
+                            address: self.cfg.address,
+                            master: master.clone(),
+                        },
+                    );
+                    // Announce the backup bit soon.
+                    self.next_announce = now;
+                }
+                self.backup = Some(Peer {
+                    name: master,
+                    address: rx.source_ip,
+                    next_sync: now,
+                    dies: None,
+                });
+            }
             BrowseFrame::DomainAnnouncement(a) if rx.destination == NbName::msbrowse() => {
                 self.list.domain_announcement(now, &a, rx.source_ip);
             }
@@ -682,6 +918,9 @@ impl Browser {
             BrowseFrame::ResetStateRequest { options } => {
                 if options & reset::CLEAR_ALL != 0 {
                     self.list.clear();
+                }
+                if options & reset::STOP != 0 {
+                    self.stop_backup("reset requested", out);
                 }
                 if options & (reset::STOP_MASTER | reset::STOP) != 0 && self.role != Role::NotMaster
                 {
@@ -755,8 +994,180 @@ impl Browser {
             });
         }
         self.list.expire(now);
+        self.sync_timers(now, out);
         if now >= self.next_announce {
             self.announce(now, out);
+        }
+    }
+
+    /// Syncs that are due: as domain master with each local master, as
+    /// local master with the domain master, as backup with the master.
+    fn sync_timers(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.local_masters
+            .retain(|p| p.dies.is_none_or(|d| d > now));
+        for p in self.local_masters.iter_mut().chain(self.backup.as_mut()) {
+            if now >= p.next_sync {
+                p.next_sync = now + SYNC_INTERVAL;
+                out.push(Action::Sync {
+                    server: p.name.clone(),
+                    address: p.address,
+                    local_only: true,
+                });
+            }
+        }
+        if let Some(t) = self.next_dmb_sync
+            && now >= t
+            && !self.dmb_lookup_outstanding
+        {
+            self.dmb_lookup_outstanding = true;
+            self.next_dmb_sync = Some(now + SYNC_INTERVAL);
+            out.push(Action::FindDomainMaster {
+                name: self.workgroup(suffix::DOMAIN_MASTER),
+            });
+        }
+    }
+
+    /// nmbd_incomingdgrams.c process_master_browser_announce.
+    fn master_announcement(
+        &mut self,
+        now: Instant,
+        master: String,
+        ip: Ipv4Addr,
+        out: &mut Vec<Action>,
+    ) {
+        let master = master.to_ascii_uppercase();
+        if master == self.cfg.netbios_name || ip == self.cfg.address {
+            return;
+        }
+        // One local master per name and per address: a host that
+        // announces itself under many names is synced with once.
+        if let Some(p) = self
+            .local_masters
+            .iter_mut()
+            .find(|p| p.name == master || p.address == ip)
+        {
+            p.name = master;
+            p.address = ip;
+            p.dies = Some(now + LMB_LIFETIME);
+            return;
+        }
+        if self.local_masters.len() >= MAX_LMBS {
+            return;
+        }
+        self.log(
+            out,
+            Event::LocalMasterAnnounced {
+                workgroup: self.cfg.workgroup.clone(),
+                master: master.clone(),
+                master_ip: ip,
+            },
+        );
+        self.local_masters.push(Peer {
+            name: master,
+            address: ip,
+            next_sync: now + LMB_FIRST_SYNC,
+            dies: Some(now + LMB_LIFETIME),
+        });
+    }
+
+    /// The domain master found (nmbd_browsesync.c
+    /// domain_master_node_status_success): announce ourselves to it as a
+    /// local master and pull its whole list.
+    fn domain_master_found(&mut self, found: Option<(String, Ipv4Addr)>, out: &mut Vec<Action>) {
+        if !self.dmb_lookup_outstanding {
+            return;
+        }
+        self.dmb_lookup_outstanding = false;
+        if !self.is_local_master() || self.is_domain_master() {
+            return;
+        }
+        let Some((name, ip)) = found.filter(|(n, ip)| {
+            *ip != self.cfg.address && !n.eq_ignore_ascii_case(&self.cfg.netbios_name)
+        }) else {
+            if self.domain_master.take().is_some() || self.next_dmb_sync.is_some() {
+                self.log(
+                    out,
+                    Event::NoDomainMaster {
+                        workgroup: self.cfg.workgroup.clone(),
+                    },
+                );
+            }
+            return;
+        };
+        let name = name.to_ascii_uppercase();
+        if self.domain_master.as_ref() != Some(&(name.clone(), ip)) {
+            self.log(
+                out,
+                Event::DomainMasterFound {
+                    workgroup: self.cfg.workgroup.clone(),
+                    master: name.clone(),
+                    master_ip: ip,
+                },
+            );
+        }
+        self.domain_master = Some((name.clone(), ip));
+        out.push(Action::Send {
+            to: NbName::new(&name, suffix::WORKSTATION).unwrap_or_else(|_| NbName::any()),
+            delivery: Delivery::Unicast(ip),
+            frame: BrowseFrame::MasterAnnouncement {
+                master: self.cfg.netbios_name.clone(),
+            },
+        });
+        out.push(Action::Sync {
+            server: name,
+            address: ip,
+            local_only: false,
+        });
+    }
+
+    /// A list pulled from another browser: merged if we still want it.
+    fn synced(
+        &mut self,
+        now: Instant,
+        from: &str,
+        address: Ipv4Addr,
+        list: Option<SyncedList>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(list) = list else {
+            return;
+        };
+        let wanted = (self.is_domain_master() && self.local_masters.iter().any(|p| p.name == from))
+            || (self.is_local_master()
+                && self.domain_master.as_ref().is_some_and(|(n, _)| n == from))
+            || self.backup.as_ref().is_some_and(|p| p.name == from);
+        if !wanted {
+            return;
+        }
+        let (servers, workgroups) = self.list.merge_synced(
+            now,
+            (from, address),
+            &list,
+            (&self.cfg.netbios_name, &self.cfg.workgroup),
+            SYNC_INTERVAL,
+        );
+        self.log(
+            out,
+            Event::Synced {
+                workgroup: self.cfg.workgroup.clone(),
+                from: from.to_string(),
+                from_ip: address,
+                servers,
+                workgroups,
+            },
+        );
+    }
+
+    fn stop_backup(&mut self, reason: &'static str, out: &mut Vec<Action>) {
+        if self.backup.take().is_some() {
+            self.log(
+                out,
+                Event::NoLongerBackup {
+                    workgroup: self.cfg.workgroup.clone(),
+                    address: self.cfg.address,
+                    reason,
+                },
+            );
         }
     }
 
@@ -904,6 +1315,13 @@ impl Browser {
     fn became_master(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.role = Role::LocalMaster;
         self.won_before = true;
+        self.stop_backup("became local master", out);
+        // nmbd_become_lmb.c reset_announce_timer: announce to the domain
+        // master (found through WINS) at once.
+        self.next_dmb_sync = (self.cfg.wins_client && !self.domain_master_now).then_some(now);
+        if self.domain_master_now {
+            self.domain_master = None;
+        }
         self.log(
             out,
             Event::LocalMaster {
@@ -933,6 +1351,9 @@ impl Browser {
         let was = self.role;
         self.role = Role::NotMaster;
         self.domain_master_now = false;
+        self.local_masters.clear();
+        self.next_dmb_sync = None;
+        self.domain_master = None;
         if was != Role::NotMaster {
             self.log(
                 out,
@@ -952,6 +1373,7 @@ impl Browser {
         if name.suffix() == suffix::DOMAIN_MASTER && self.is_local_master() {
             self.held.retain(|(n, _)| *n != name);
             self.domain_master_now = false;
+            self.local_masters.clear();
             return;
         }
         self.held.retain(|(n, _)| *n != name);
@@ -1011,6 +1433,7 @@ impl Browser {
             });
         }
         self.election = None;
+        self.backup = None;
         self.stopped = true;
     }
 

@@ -28,6 +28,8 @@ struct Net {
     election_frames: usize,
     logs: Vec<(usize, Event)>,
     sent: Vec<(usize, NbName, BrowseFrame)>,
+    /// FindDomainMaster and Sync actions, with the time they came.
+    syncs: Vec<(usize, Instant, Action)>,
 }
 
 fn cfg(name: &str, i: u8, os_level: u8) -> BrowserConfig {
@@ -41,6 +43,7 @@ fn cfg(name: &str, i: u8, os_level: u8) -> BrowserConfig {
         preferred_master: false,
         domain_master: false,
         wins_server: false,
+        wins_client: false,
         server_type: DEFAULT_SERVER_TYPE,
         os_major: 6,
         os_minor: 1,
@@ -58,6 +61,7 @@ impl Net {
             election_frames: 0,
             logs: Vec::new(),
             sent: Vec::new(),
+            syncs: Vec::new(),
         }
     }
 
@@ -156,6 +160,9 @@ impl Net {
                         _ => None,
                     };
                     self.hosts[i].inbox.push(Input::MasterQuery { found });
+                }
+                a @ (Action::FindDomainMaster { .. } | Action::Sync { .. }) => {
+                    self.syncs.push((i, self.now, a))
                 }
                 Action::Log(e) => self.logs.push((i, e)),
             }
@@ -860,4 +867,378 @@ fn reconfigure_keeps_the_identity_and_does_nothing_once_stopped() {
     let mut c = cfg("HOSTA", 1, 21);
     c.server_string = "changed".into();
     assert!(b.reconfigure(Instant::now(), c).is_empty());
+}
+
+fn entry(name: &str, server_type: u32, comment: &str) -> SyncedEntry {
+    SyncedEntry {
+        name: name.into(),
+        server_type,
+        comment: comment.into(),
+        os_major: 6,
+        os_minor: 1,
+    }
+}
+
+fn frame_from(name: &str, ip: Ipv4Addr, to: NbName, frame: BrowseFrame) -> Input {
+    Input::Frame(Received {
+        source: NbName::new(name, 0).unwrap(),
+        source_ip: ip,
+        destination: to,
+        frame,
+    })
+}
+
+fn syncs_of(net: &Net, i: usize) -> Vec<Action> {
+    net.syncs
+        .iter()
+        .filter(|(h, _, _)| *h == i)
+        .map(|(_, _, a)| a.clone())
+        .collect()
+}
+
+#[test]
+fn domain_master_syncs_with_local_masters_that_announce() {
+    let mut net = Net::new();
+    let mut c = cfg("DMB", 1, 65);
+    c.domain_master = true;
+    let d = net.add(c);
+    net.run(Duration::from_secs(30));
+    assert!(net.hosts[d].b.is_domain_master());
+    let lmb = Ipv4Addr::new(10, 98, 0, 1);
+    let announce = || {
+        frame_from(
+            "REMOTE",
+            lmb,
+            NbName::new("DMB", 0).unwrap(),
+            BrowseFrame::MasterAnnouncement {
+                master: "remote".into(),
+            },
+        )
+    };
+    net.input(d, announce());
+    assert!(net.logs.iter().any(|(_, e)| e.to_string()
+        == "local master REMOTE (10.98.0.1) of TESTGRP announced itself; its list will be synced"));
+    // Samba waits a minute so the local master has its list.
+    net.run(LMB_FIRST_SYNC - Duration::from_secs(1));
+    assert!(syncs_of(&net, d).is_empty());
+    net.run(Duration::from_secs(2));
+    let want = Action::Sync {
+        server: "REMOTE".into(),
+        address: lmb,
+        local_only: true,
+    };
+    assert_eq!(syncs_of(&net, d), std::slice::from_ref(&want));
+    assert_eq!(
+        net.hosts[d].b.local_masters().collect::<Vec<_>>(),
+        [("REMOTE", lmb)]
+    );
+    // Its list: its servers (and a stale copy of us, which we skip) and
+    // the workgroups it knows (ours skipped: we are its master).
+    let list = SyncedList {
+        servers: vec![
+            entry("REMOTE", 0x0004_9a03, "remote lmb"),
+            entry("FAR", 0x0000_9a03, "far away"),
+            entry("DMB", 0x0000_0003, "stale"),
+        ],
+        workgroups: vec![
+            entry("TESTGRP", sv_type::DOMAIN_ENUM, "REMOTE"),
+            entry("OTHERWG", sv_type::DOMAIN_ENUM | sv_type::NT, "OTHERLMB"),
+        ],
+    };
+    net.input(
+        d,
+        Input::Synced {
+            from: "REMOTE".into(),
+            address: lmb,
+            list: Some(list.clone()),
+        },
+    );
+    let servers = net.hosts[d].b.servers();
+    let far = servers.iter().find(|s| s.name == "FAR").unwrap();
+    assert_eq!(far.synced_from.as_deref(), Some("REMOTE"));
+    assert_eq!(far.address, lmb);
+    assert_eq!(far.comment, "far away");
+    let me = servers.iter().find(|s| s.name == "DMB").unwrap();
+    assert_eq!(me.comment, "server DMB");
+    assert_eq!(servers.len(), 3);
+    let wgs = net.hosts[d].b.workgroups();
+    assert_eq!(wgs.len(), 1);
+    assert_eq!(
+        (wgs[0].name.as_str(), wgs[0].master.as_str()),
+        ("OTHERWG", "OTHERLMB")
+    );
+    assert!(net.logs.iter().any(|(_, e)| e.to_string()
+        == "sync with REMOTE (10.98.0.1) for TESTGRP completed: 2 servers, 1 workgroups taken"));
+    // Every 15 minutes while it keeps announcing itself.
+    net.run(SYNC_INTERVAL - Duration::from_secs(30));
+    net.input(d, announce());
+    net.run(Duration::from_secs(60));
+    assert_eq!(syncs_of(&net, d), [want.clone(), want.clone()]);
+    // It stops announcing: one more sync falls inside its 17 minutes,
+    // then it is forgotten; its entries go three sync intervals after
+    // the last sync that brought them.
+    net.run(LMB_LIFETIME);
+    assert_eq!(net.hosts[d].b.local_masters().count(), 0);
+    assert_eq!(syncs_of(&net, d).len(), 3);
+    net.run(SYNC_INTERVAL * 3);
+    assert_eq!(syncs_of(&net, d).len(), 3);
+    assert_eq!(net.hosts[d].b.servers().len(), 1);
+    // A late answer from a browser we no longer sync with is not taken.
+    net.input(
+        d,
+        Input::Synced {
+            from: "REMOTE".into(),
+            address: lmb,
+            list: Some(list),
+        },
+    );
+    assert_eq!(net.hosts[d].b.servers().len(), 1);
+}
+
+#[test]
+fn only_a_domain_master_takes_master_announcements() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 65));
+    net.run(Duration::from_secs(30));
+    assert!(net.hosts[a].b.is_local_master());
+    net.input(
+        a,
+        frame_from(
+            "REMOTE",
+            Ipv4Addr::new(10, 98, 0, 1),
+            NbName::new("HOSTA", 0).unwrap(),
+            BrowseFrame::MasterAnnouncement {
+                master: "REMOTE".into(),
+            },
+        ),
+    );
+    net.run(Duration::from_secs(120));
+    assert!(net.syncs.is_empty());
+    assert_eq!(net.hosts[a].b.local_masters().count(), 0);
+}
+
+#[test]
+fn local_master_announces_to_its_domain_master_and_syncs() {
+    let mut net = Net::new();
+    let mut c = cfg("LMB", 1, 65);
+    c.wins_client = true;
+    let l = net.add(c);
+    let other = net.add(cfg("HOSTB", 2, 1));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![l]);
+    // At once after becoming master (Samba's reset_announce_timer).
+    let wg1b = NbName::new("TESTGRP", suffix::DOMAIN_MASTER).unwrap();
+    assert_eq!(
+        syncs_of(&net, l),
+        [Action::FindDomainMaster { name: wg1b.clone() }]
+    );
+    // Nothing more while the lookup is out.
+    net.run(SYNC_INTERVAL + Duration::from_secs(1));
+    assert_eq!(syncs_of(&net, l).len(), 1);
+    let dmb = Ipv4Addr::new(10, 97, 0, 9);
+    let sent_before = net.sent.len();
+    net.input(
+        l,
+        Input::DomainMaster {
+            found: Some(("dmb".into(), dmb)),
+        },
+    );
+    // A MasterAnnouncement to the domain master's name, by unicast, and
+    // a sync of its whole list.
+    assert!(net.sent[sent_before..].iter().any(|(i, to, f)| *i == l
+        && *to == NbName::new("DMB", 0).unwrap()
+        && *f
+            == BrowseFrame::MasterAnnouncement {
+                master: "LMB".into()
+            }));
+    assert_eq!(
+        syncs_of(&net, l)[1],
+        Action::Sync {
+            server: "DMB".into(),
+            address: dmb,
+            local_only: false,
+        }
+    );
+    assert_eq!(net.hosts[l].b.domain_master(), Some(("DMB", dmb)));
+    // HOSTB announced itself here: the domain master's copy of it does
+    // not replace what we heard.
+    assert!(net.hosts[l].b.servers().iter().any(|s| s.name == "HOSTB"));
+    net.input(
+        l,
+        Input::Synced {
+            from: "DMB".into(),
+            address: dmb,
+            list: Some(SyncedList {
+                servers: vec![
+                    entry("DMB", 0x000c_9a03, "the dmb"),
+                    entry("HOSTB", 0x0000_0003, "old copy"),
+                    entry("ELSEWHERE", 0x0000_9a03, "x"),
+                ],
+                workgroups: vec![],
+            }),
+        },
+    );
+    let servers = net.hosts[l].b.servers();
+    let b = servers.iter().find(|s| s.name == "HOSTB").unwrap();
+    assert_eq!(b.comment, "server HOSTB");
+    assert_eq!(b.synced_from, None);
+    assert!(servers.iter().any(|s| s.name == "ELSEWHERE"));
+    assert!(servers.iter().any(|s| s.name == "DMB"));
+    // Again 15 minutes after the last lookup started.
+    net.run(SYNC_INTERVAL);
+    assert_eq!(
+        syncs_of(&net, l).last(),
+        Some(&Action::FindDomainMaster { name: wg1b })
+    );
+    let _ = other;
+}
+
+#[test]
+fn no_wins_no_domain_master_lookup() {
+    let mut net = Net::new();
+    let l = net.add(cfg("LMB", 1, 65));
+    net.run(Duration::from_secs(20 * 60));
+    assert!(net.hosts[l].b.is_local_master());
+    assert!(net.syncs.is_empty());
+}
+
+#[test]
+fn become_backup_copies_the_masters_list() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 65));
+    let b = net.add(cfg("HOSTB", 2, 1));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![a]);
+    let wg1e = NbName::new("TESTGRP", suffix::BROWSER_ELECTION).unwrap();
+    net.input(
+        b,
+        frame_from(
+            "HOSTA",
+            net.ip(a),
+            wg1e.clone(),
+            BrowseFrame::BecomeBackup {
+                browser: "HOSTB".into(),
+            },
+        ),
+    );
+    assert_eq!(net.hosts[b].b.backup_of(), Some(("HOSTA", net.ip(a))));
+    assert_ne!(net.hosts[b].b.server_type() & sv_type::BACKUP_BROWSER, 0);
+    net.step();
+    assert_eq!(
+        syncs_of(&net, b),
+        [Action::Sync {
+            server: "HOSTA".into(),
+            address: net.ip(a),
+            local_only: true,
+        }]
+    );
+    // The master sees the backup bit in our next announcement.
+    net.run(Duration::from_secs(1));
+    let seen = net.hosts[a]
+        .b
+        .servers()
+        .into_iter()
+        .find(|s| s.name == "HOSTB")
+        .unwrap();
+    assert_ne!(seen.server_type & sv_type::BACKUP_BROWSER, 0);
+    // The list copied is served.
+    net.input(
+        b,
+        Input::Synced {
+            from: "HOSTA".into(),
+            address: net.ip(a),
+            list: Some(SyncedList {
+                servers: vec![entry("HOSTA", 0x0004_9a03, "server HOSTA")],
+                workgroups: vec![],
+            }),
+        },
+    );
+    let names: Vec<String> = net.hosts[b]
+        .b
+        .servers()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["HOSTA", "HOSTB"]);
+    // A BecomeBackup for another host changes nothing here.
+    net.input(
+        a,
+        frame_from(
+            "HOSTB",
+            net.ip(b),
+            wg1e.clone(),
+            BrowseFrame::BecomeBackup {
+                browser: "HOSTA".into(),
+            },
+        ),
+    );
+    assert_eq!(net.hosts[a].b.backup_of(), None);
+    // ResetStateRequest "stop": no longer a backup.
+    net.input(
+        b,
+        frame_from(
+            "HOSTA",
+            net.ip(a),
+            wg1e,
+            BrowseFrame::ResetStateRequest {
+                options: crate::wire::browse::reset::STOP,
+            },
+        ),
+    );
+    assert_eq!(net.hosts[b].b.backup_of(), None);
+    assert!(net.hosts[b].b.servers().is_empty());
+}
+
+#[test]
+fn a_backup_that_wins_an_election_is_master_only() {
+    let mut net = Net::new();
+    let a = net.add(cfg("HOSTA", 1, 30));
+    let b = net.add(cfg("HOSTB", 2, 20));
+    net.run(Duration::from_secs(30));
+    assert_eq!(net.masters(), vec![a]);
+    let wg1e = NbName::new("TESTGRP", suffix::BROWSER_ELECTION).unwrap();
+    net.input(
+        b,
+        frame_from(
+            "HOSTA",
+            net.ip(a),
+            wg1e,
+            BrowseFrame::BecomeBackup {
+                browser: "hostb".into(),
+            },
+        ),
+    );
+    assert!(net.hosts[b].b.backup_of().is_some());
+    net.kill(a);
+    net.run(MASTER_CHECK_INTERVAL + Duration::from_secs(60));
+    assert_eq!(net.masters(), vec![b]);
+    assert_eq!(net.hosts[b].b.backup_of(), None);
+    assert_eq!(net.hosts[b].b.server_type() & sv_type::BACKUP_BROWSER, 0);
+}
+
+#[test]
+fn one_local_master_per_address() {
+    let mut net = Net::new();
+    let mut c = cfg("DMB", 1, 65);
+    c.domain_master = true;
+    let d = net.add(c);
+    net.run(Duration::from_secs(30));
+    assert!(net.hosts[d].b.is_domain_master());
+    let forger = Ipv4Addr::new(10, 98, 0, 66);
+    for i in 0..1000 {
+        net.input(
+            d,
+            frame_from(
+                "FORGER",
+                forger,
+                NbName::new("DMB", 0).unwrap(),
+                BrowseFrame::MasterAnnouncement {
+                    master: format!("NAME{i}"),
+                },
+            ),
+        );
+    }
+    assert_eq!(net.hosts[d].b.local_masters().count(), 1);
+    net.run(LMB_FIRST_SYNC + Duration::from_secs(1));
+    assert_eq!(syncs_of(&net, d).len(), 1);
 }

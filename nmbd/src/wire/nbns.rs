@@ -681,6 +681,22 @@ pub mod build {
         }
     }
 
+    /// A node status query (NBSTAT, unicast, no recursion), as Samba's
+    /// nmblookup -A sends it.
+    pub fn status_query(trn_id: u16, name: &NbName) -> Packet {
+        Packet {
+            header: Header::request(trn_id, Opcode::Query, false, false),
+            questions: vec![Question {
+                name: name.clone(),
+                qtype: rrtype::NBSTAT,
+                qclass: CLASS_IN,
+            }],
+            answers: vec![],
+            authority: vec![],
+            additional: vec![],
+        }
+    }
+
     fn response(
         trn_id: u16,
         opcode: Opcode,

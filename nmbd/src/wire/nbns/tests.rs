@@ -121,6 +121,11 @@ fn queries() {
 
 #[test]
 fn node_status() {
+    // Our query is nmblookup -A's, byte for byte.
+    assert_eq!(
+        build::status_query(0x5e3f, &NbName::any()),
+        round_trip(STATUS_QUERY)
+    );
     let m = Message::from_packet(round_trip(STATUS_QUERY));
     assert_eq!(
         m,
