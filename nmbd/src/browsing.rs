@@ -17,7 +17,7 @@
 //! rename, at most every [`SAVE_EVERY`] when they changed, and at
 //! shutdown).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -54,9 +54,11 @@ pub const SYNC_PORT: u16 = 139;
 /// One browse list sync (connect, log on, both enumerations) gives up
 /// after this.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-/// At most this many syncs run at once; more are refused with a log line
-/// (each is retried at its next interval).
+/// At most this many syncs run at once; more wait for one to end.
 pub const MAX_SYNCS: usize = 8;
+/// Syncs that may wait (a domain master keeps at most
+/// [`crate::browser::MAX_LMBS`] local masters per subnet).
+pub const MAX_QUEUED_SYNCS: usize = 1024;
 
 /// A browser's role, as `nmbd --status` prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,8 +66,6 @@ pub enum BrowserRole {
     /// `local master = no`: takes no part in elections.
     None,
     Potential,
-    /// Told by the master to be a backup browser: copies its list.
-    Backup,
     /// Won an election; registering the master browser names.
     BecomingMaster,
     LocalMaster,
@@ -77,7 +77,6 @@ impl std::fmt::Display for BrowserRole {
         f.write_str(match self {
             BrowserRole::None => "not a browser (local master = no)",
             BrowserRole::Potential => "potential browser",
-            BrowserRole::Backup => "backup browser",
             BrowserRole::BecomingMaster => "becoming local master",
             BrowserRole::LocalMaster => "local master browser",
             BrowserRole::DomainMaster => "domain master browser",
@@ -105,8 +104,6 @@ pub struct BrowserStatus {
     pub local_masters: Vec<MasterInfo>,
     /// As local master: the domain master found through WINS.
     pub domain_master: Option<MasterInfo>,
-    /// As backup browser: the master we copy the list from.
-    pub backup_of: Option<MasterInfo>,
     /// The servers and the milliseconds until each expires (None for
     /// ourselves).
     pub servers: Vec<(ServerInfo, Option<u64>)>,
@@ -119,7 +116,7 @@ pub struct SubnetBrowseList {
     pub subnet: Ipv4Addr,
     pub workgroup: String,
     /// True when we are the local master here; the lists are empty when
-    /// we are neither master nor backup (a client must ask the master).
+    /// we are not (a client must ask the master).
     pub local_master: bool,
     /// The servers of our workgroup, ourselves included.
     pub servers: Vec<ServerInfo>,
@@ -130,6 +127,9 @@ pub struct SubnetBrowseList {
 /// What is kept in [`SNAPSHOT_FILE`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Saved {
+    /// The workgroup the lists are of (absent in files of older versions).
+    #[serde(default)]
+    workgroup: Option<String>,
     subnets: BTreeMap<Ipv4Addr, BrowseListSnapshot>,
 }
 
@@ -177,7 +177,13 @@ impl BrowseService {
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (in_tx, in_rx) = mpsc::channel(1024);
         let path = g.state_directory.join(SNAPSHOT_FILE);
-        let saved = load(&path);
+        let workgroup = g.workgroup.to_ascii_uppercase();
+        let mut saved = load(&path);
+        if saved.workgroup.as_ref().is_some_and(|w| *w != workgroup) {
+            tracing::info!(target: LOG, path = %path.display(), "the saved browse lists are of workgroup {}, not {workgroup}: not restored", saved.workgroup.as_deref().unwrap_or(""));
+            saved = Saved::default();
+        }
+        saved.workgroup = Some(workgroup);
         let mut own = vec![g.netbios_name.to_ascii_uppercase()];
         own.extend(g.netbios_aliases.iter().map(|a| a.to_ascii_uppercase()));
         let mut state = State {
@@ -193,6 +199,7 @@ impl BrowseService {
             path,
             bind_failed: HashSet::new(),
             syncs: 0,
+            sync_queue: VecDeque::new(),
         };
         let task = tokio::spawn(async move { state.run(cmd_rx, in_rx).await });
         (BrowseService { cmd: cmd_tx }, task)
@@ -276,8 +283,18 @@ struct State {
     last_saved: Option<Saved>,
     path: PathBuf,
     bind_failed: HashSet<Ipv4Addr>,
-    /// Browse list syncs running.
+    /// Browse list syncs running, and those waiting for one to end.
     syncs: usize,
+    sync_queue: VecDeque<SyncJob>,
+}
+
+/// One browse list to pull (an [`Action::Sync`] of a subnet's browser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SyncJob {
+    subnet: Ipv4Addr,
+    server: String,
+    address: Ipv4Addr,
+    local_only: bool,
 }
 
 fn load(path: &Path) -> Saved {
@@ -585,7 +602,10 @@ impl State {
                         list,
                     },
                 )
-                .await
+                .await;
+                if let Some(job) = self.sync_queue.pop_front() {
+                    self.sync(job);
+                }
             }
         }
     }
@@ -697,7 +717,12 @@ impl State {
                 server,
                 address,
                 local_only,
-            } => self.sync(subnet, server, address, local_only).await,
+            } => self.sync(SyncJob {
+                subnet,
+                server,
+                address,
+                local_only,
+            }),
             Action::Log(e) => {
                 if let Some(s) = self.subnets.get_mut(&subnet) {
                     match &e {
@@ -718,23 +743,31 @@ impl State {
 
     /// Pulls `server`'s browse list in a task of its own (Samba forks a
     /// child for it); the outcome comes back as [`Internal::Synced`].
-    async fn sync(
-        &mut self,
-        subnet: Ipv4Addr,
-        server: String,
-        address: Ipv4Addr,
-        local_only: bool,
-    ) {
+    fn sync(&mut self, job: SyncJob) {
         if self.syncs >= MAX_SYNCS {
-            tracing::warn!(target: LOG, subnet = %subnet, "not syncing with {server} ({address}): {MAX_SYNCS} syncs already running");
+            // Waits for a running one to end; one entry per browser.
+            if !self.sync_queue.contains(&job) {
+                if self.sync_queue.len() >= MAX_QUEUED_SYNCS {
+                    tracing::warn!(target: LOG, subnet = %job.subnet, "not syncing with {} ({}): {MAX_QUEUED_SYNCS} syncs waiting", job.server, job.address);
+                } else {
+                    self.sync_queue.push_back(job);
+                }
+            }
             return;
         }
         self.syncs += 1;
         let tx = self.internal.clone();
         let calling = self.g.netbios_name.to_ascii_uppercase();
         let workgroup = self.g.workgroup.to_ascii_uppercase();
+        let SyncJob {
+            subnet,
+            server,
+            address,
+            local_only,
+        } = job;
         tracing::info!(target: LOG, subnet = %subnet, "syncing browse lists with {server} ({address}) for {workgroup}");
-        tokio::spawn(async move {
+        let from = server.clone();
+        let pull = tokio::spawn(async move {
             let peer = SocketAddrV4::new(address, SYNC_PORT);
             let req = crate::sync::SyncRequest {
                 peer,
@@ -745,8 +778,7 @@ impl State {
                 local_only,
                 servers: true,
             };
-            let r = crate::sync::sync_lists(&req, SYNC_TIMEOUT).await;
-            let list = match r {
+            match crate::sync::sync_lists(&req, SYNC_TIMEOUT).await {
                 Ok(l) => Some(SyncedList {
                     servers: l.servers.into_iter().map(entry).collect(),
                     workgroups: l.workgroups.into_iter().map(entry).collect(),
@@ -755,11 +787,19 @@ impl State {
                     tracing::warn!(target: LOG, subnet = %subnet, "browse list sync with {server} ({peer}) failed: {e}");
                     None
                 }
-            };
+            }
+        });
+        // The outcome always comes back, so the count of running syncs
+        // stays right even if the pull panics.
+        tokio::spawn(async move {
+            let list = pull.await.unwrap_or_else(|e| {
+                tracing::error!(target: LOG, subnet = %subnet, "browse list sync with {from} ({address}) failed: {e}");
+                None
+            });
             let _ = tx
                 .send(Internal::Synced {
                     subnet,
-                    from: server,
+                    from,
                     address,
                     list,
                 })
@@ -948,7 +988,6 @@ fn role(b: &Browser) -> BrowserRole {
         Role::LocalMaster if b.is_domain_master() => BrowserRole::DomainMaster,
         Role::LocalMaster => BrowserRole::LocalMaster,
         Role::Becoming(_) => BrowserRole::BecomingMaster,
-        Role::NotMaster if b.backup_of().is_some() => BrowserRole::Backup,
         Role::NotMaster if b.config().local_master => BrowserRole::Potential,
         Role::NotMaster => BrowserRole::None,
     }
@@ -985,10 +1024,6 @@ fn status(s: &Subnet, now: std::time::Instant) -> BrowserStatus {
             })
             .collect(),
         domain_master: b.domain_master().map(|(n, a)| MasterInfo {
-            name: Some(n.to_string()),
-            address: a,
-        }),
-        backup_of: b.backup_of().map(|(n, a)| MasterInfo {
             name: Some(n.to_string()),
             address: a,
         }),

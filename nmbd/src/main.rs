@@ -409,9 +409,6 @@ fn status(path: &Path) -> ExitCode {
         if let Some(m) = &b.domain_master {
             println!("\tdomain master: {}", peer(m));
         }
-        if let Some(m) = &b.backup_of {
-            println!("\tbackup of: {}", peer(m));
-        }
         for m in &b.local_masters {
             println!("\tlocal master of another subnet: {}", peer(m));
         }

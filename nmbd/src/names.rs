@@ -806,12 +806,14 @@ impl State {
         if self.subnets.contains_key(&src) {
             return;
         }
+        // A node status answer is matched on its id and sender alone (as
+        // Samba's: some hosts answer for `*` whatever was asked).
         let Some(i) = self.queries.iter().position(|q| {
             q.trn_id == trn_id
-                && q.name == record.name
                 && match q.to {
-                    Target::Broadcast => true,
-                    Target::Unicast(ip) | Target::Status(ip) => ip == src,
+                    Target::Broadcast => q.name == record.name,
+                    Target::Unicast(ip) => ip == src && q.name == record.name,
+                    Target::Status(ip) => ip == src,
                 }
         }) else {
             return;

@@ -77,7 +77,7 @@ fn names_beside_samba() {
     assert!(
         our.wait_log(
             &format!("could not register our name {smb}<00>: {ip2} answered ACT_ERR"),
-            Duration::from_secs(6)
+            Duration::from_secs(10)
         ),
         "{}",
         our.log_text()

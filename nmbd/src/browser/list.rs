@@ -77,6 +77,24 @@ pub struct BrowseList {
     workgroups: BTreeMap<String, (WorkgroupInfo, Instant)>,
 }
 
+/// Synced entries: names as NetBIOS names, comments as in announcements.
+const MAX_NAME: usize = 15;
+const MAX_COMMENT: usize = 48;
+
+/// Makes room for an entry heard on the subnet by dropping one learned
+/// from a sync (the one expiring first); false when all are local.
+fn evict_synced<T>(
+    map: &mut BTreeMap<String, (T, Instant)>,
+    from: impl Fn(&T) -> &Option<String>,
+) -> bool {
+    let victim = map
+        .iter()
+        .filter(|(_, (v, _))| from(v).is_some())
+        .min_by_key(|(_, (_, t))| *t)
+        .map(|(k, _)| k.clone());
+    victim.is_some_and(|k| map.remove(&k).is_some())
+}
+
 fn expiry(now: Instant, periodicity_ms: u32) -> Instant {
     let p = Duration::from_millis(periodicity_ms.into()).min(MAX_PERIODICITY);
     now + p * EXPIRY_PERIODS
@@ -91,7 +109,10 @@ impl BrowseList {
             self.servers.remove(&key);
             return;
         }
-        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_SERVERS {
+        if !self.servers.contains_key(&key)
+            && self.servers.len() >= MAX_SERVERS
+            && !evict_synced(&mut self.servers, |s| &s.synced_from)
+        {
             return;
         }
         let info = ServerInfo {
@@ -115,7 +136,10 @@ impl BrowseList {
             self.workgroups.remove(&key);
             return;
         }
-        if !self.workgroups.contains_key(&key) && self.workgroups.len() >= MAX_WORKGROUPS {
+        if !self.workgroups.contains_key(&key)
+            && self.workgroups.len() >= MAX_WORKGROUPS
+            && !evict_synced(&mut self.workgroups, |w| &w.synced_from)
+        {
             return;
         }
         let info = WorkgroupInfo {
@@ -149,7 +173,11 @@ impl BrowseList {
         let mut servers = 0;
         for e in &list.servers {
             let key = e.name.to_ascii_uppercase();
-            if key.is_empty() || key == own_name || e.server_type & sv_type::DOMAIN_ENUM != 0 {
+            if key.is_empty()
+                || key.len() > MAX_NAME
+                || key == own_name
+                || e.server_type & sv_type::DOMAIN_ENUM != 0
+            {
                 continue;
             }
             match self.servers.get(&key) {
@@ -160,7 +188,7 @@ impl BrowseList {
             let info = ServerInfo {
                 name: key.clone(),
                 server_type: e.server_type & !sv_type::LOCAL_LIST_ONLY,
-                comment: e.comment.clone(),
+                comment: e.comment.chars().take(MAX_COMMENT).collect(),
                 os_major: e.os_major,
                 os_minor: e.os_minor,
                 periodicity_ms: period_ms,
@@ -173,7 +201,7 @@ impl BrowseList {
         let mut workgroups = 0;
         for e in &list.workgroups {
             let key = e.name.to_ascii_uppercase();
-            if key.is_empty() || key == own_workgroup {
+            if key.is_empty() || key.len() > MAX_NAME || key == own_workgroup {
                 continue;
             }
             match self.workgroups.get(&key) {
@@ -183,7 +211,12 @@ impl BrowseList {
             }
             let info = WorkgroupInfo {
                 name: key.clone(),
-                master: e.comment.to_ascii_uppercase(),
+                master: e
+                    .comment
+                    .chars()
+                    .take(MAX_NAME)
+                    .collect::<String>()
+                    .to_ascii_uppercase(),
                 server_type: e.server_type & !sv_type::LOCAL_LIST_ONLY,
                 periodicity_ms: period_ms,
                 address,
@@ -281,4 +314,68 @@ pub struct BrowseListSnapshot {
     pub taken_unix_ms: u64,
     pub servers: Vec<(ServerInfo, u64)>,
     pub workgroups: Vec<(WorkgroupInfo, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announcement(name: &str) -> Announcement {
+        Announcement {
+            update_count: 1,
+            periodicity_ms: 60_000,
+            server_name: name.into(),
+            os_major: 6,
+            os_minor: 1,
+            server_type: 0x0000_9a03,
+            browser_major: 15,
+            browser_minor: 1,
+            signature: 0xaa55,
+            comment: "here".into(),
+        }
+    }
+
+    #[test]
+    fn synced_entries_make_room_for_announced_ones() {
+        let now = Instant::now();
+        let peer = Ipv4Addr::new(10, 98, 0, 1);
+        let mut l = BrowseList::default();
+        let list = SyncedList {
+            servers: (0..MAX_SERVERS + 10)
+                .map(|i| SyncedEntry {
+                    name: format!("JUNK{i}"),
+                    server_type: 3,
+                    comment: "x".repeat(300),
+                    os_major: 0,
+                    os_minor: 0,
+                })
+                .collect(),
+            workgroups: vec![],
+        };
+        let period = Duration::from_secs(900);
+        let (n, _) = l.merge_synced(now, ("FAKE", peer), &list, ("US", "WG"), period);
+        assert_eq!(n, MAX_SERVERS);
+        assert!(l.servers().all(|s| s.comment.len() == MAX_COMMENT));
+        // A server heard on the subnet still gets in, and stays local.
+        l.host_announcement(now, &announcement("REAL"), Ipv4Addr::new(10, 99, 0, 5));
+        assert_eq!(l.servers().count(), MAX_SERVERS);
+        let real = l.servers().find(|s| s.name == "REAL").unwrap();
+        assert_eq!(real.synced_from, None);
+        // A sync never replaces it.
+        let again = SyncedList {
+            servers: vec![SyncedEntry {
+                name: "real".into(),
+                server_type: 1,
+                comment: "forged".into(),
+                os_major: 0,
+                os_minor: 0,
+            }],
+            workgroups: vec![],
+        };
+        l.merge_synced(now, ("FAKE", peer), &again, ("US", "WG"), period);
+        assert_eq!(
+            l.servers().find(|s| s.name == "REAL").unwrap().comment,
+            "here"
+        );
+    }
 }

@@ -273,15 +273,10 @@ pub enum Event {
         servers: usize,
         workgroups: usize,
     },
-    BecameBackup {
+    BecomeBackupIgnored {
         workgroup: String,
-        address: Ipv4Addr,
         master: String,
-    },
-    NoLongerBackup {
-        workgroup: String,
-        address: Ipv4Addr,
-        reason: &'static str,
+        browser: String,
     },
 }
 
@@ -372,21 +367,13 @@ impl fmt::Display for Event {
                 f,
                 "sync with {from} ({from_ip}) for {workgroup} completed: {servers} servers, {workgroups} workgroups taken"
             ),
-            Event::BecameBackup {
+            Event::BecomeBackupIgnored {
                 workgroup,
-                address,
                 master,
+                browser,
             } => write!(
                 f,
-                "now backup browser for {workgroup} on {address} (master {master})"
-            ),
-            Event::NoLongerBackup {
-                workgroup,
-                address,
-                reason,
-            } => write!(
-                f,
-                "no longer backup browser for {workgroup} on {address}: {reason}"
+                "{master} asked {browser} to be a backup browser for {workgroup}: ignored (we are never one, as Samba)"
             ),
         }
     }
@@ -415,8 +402,7 @@ struct Running {
     last: Option<Instant>,
 }
 
-/// Another browser whose list we pull: as domain master a local master
-/// that announced itself, as backup our local master.
+/// A local master that announced itself to us as domain master.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub name: String,
@@ -456,9 +442,6 @@ pub struct Browser {
     dmb_lookup_outstanding: bool,
     /// The domain master as last found.
     domain_master: Option<(String, Ipv4Addr)>,
-    /// As backup browser (told by the master with BecomeBackup): the
-    /// master whose list we copy.
-    backup: Option<Peer>,
 }
 
 impl Browser {
@@ -485,7 +468,6 @@ impl Browser {
             next_dmb_sync: None,
             dmb_lookup_outstanding: false,
             domain_master: None,
-            backup: None,
             cfg,
         };
         b.last_type = b.server_type();
@@ -521,11 +503,6 @@ impl Browser {
 
     pub fn elections_sent(&self) -> u64 {
         self.elections_sent
-    }
-
-    /// As backup browser: the master we copy the list from.
-    pub fn backup_of(&self) -> Option<(&str, Ipv4Addr)> {
-        self.backup.as_ref().map(|p| (p.name.as_str(), p.address))
     }
 
     /// As domain master: the local masters that announced themselves.
@@ -585,9 +562,6 @@ impl Browser {
             }
         } else if self.cfg.local_master {
             t |= sv_type::POTENTIAL_BROWSER;
-            if self.backup.is_some() {
-                t |= sv_type::BACKUP_BROWSER;
-            }
         }
         t
     }
@@ -607,7 +581,7 @@ impl Browser {
         if let Some(e) = self.list.next_expiry() {
             t = t.min(e);
         }
-        for p in self.local_masters.iter().chain(&self.backup) {
+        for p in &self.local_masters {
             t = t.min(p.next_sync);
             if let Some(d) = p.dies {
                 t = t.min(d);
@@ -630,7 +604,7 @@ impl Browser {
         match input {
             Input::Frame(rx) => self.frame(now, rx, &mut out),
             Input::Registered { name, ok } => self.registered(now, name, ok, &mut out),
-            Input::NameLost { name } => self.name_lost(name, &mut out),
+            Input::NameLost { name } => self.name_lost(now, name, &mut out),
             Input::MasterQuery { found } => self.master_query(now, found, &mut out),
             Input::DomainMaster { found } => self.domain_master_found(found, &mut out),
             Input::Synced {
@@ -686,9 +660,6 @@ impl Browser {
             self.election = None;
             self.unbecome_master("local master = no".into(), &mut out);
         }
-        if !self.cfg.local_master {
-            self.stop_backup("local master = no", &mut out);
-        }
         let dmb = self.workgroup(suffix::DOMAIN_MASTER);
         if old.domain_master && !self.cfg.domain_master && self.held.iter().any(|(n, _)| *n == dmb)
         {
@@ -742,7 +713,7 @@ impl Browser {
     }
 
     /// The browse list, with ourselves, as served to clients: empty unless
-    /// we are the local master or a backup browser.
+    /// we are the local master.
     pub fn servers(&self) -> Vec<ServerInfo> {
         if !self.serves_list() {
             return Vec::new();
@@ -767,9 +738,10 @@ impl Browser {
         v
     }
 
-    /// Do we answer NetServerEnum2 here: as local master or backup.
+    /// Do we answer NetServerEnum2 here: as local master (we are never a
+    /// backup browser, as Samba's nmbd).
     pub fn serves_list(&self) -> bool {
-        self.is_local_master() || self.backup.is_some()
+        self.is_local_master()
     }
 
     pub fn workgroups(&self) -> Vec<WorkgroupInfo> {
@@ -849,44 +821,23 @@ impl Browser {
                 );
                 self.start_election("another local master announced itself", out);
             }
-            BrowseFrame::LocalMasterAnnouncement(a) if our_wg && a.server_type != 0 => {
-                // A backup follows whoever is master now.
-                if let Some(b) = self.backup.as_mut()
-                    && (b.name != a.server_name || b.address != rx.source_ip)
-                {
-                    b.name = a.server_name.clone();
-                    b.address = rx.source_ip;
-                    b.next_sync = now;
-                }
-            }
             BrowseFrame::MasterAnnouncement { master } if self.is_domain_master() => {
                 self.master_announcement(now, master, rx.source_ip, out)
             }
             BrowseFrame::BecomeBackup { browser }
-                if our_wg
-                    && browser.eq_ignore_ascii_case(&self.cfg.netbios_name)
-                    && self.role == Role::NotMaster
-                    && self.cfg.local_master =>
+                if our_wg && browser.eq_ignore_ascii_case(&self.cfg.netbios_name) =>
             {
-                let master = rx.source.name_str();
-                if self.backup.is_none() {
-                    self.log(
-                        out,
-                        Event::BecameBackup {
-                            workgroup: self.cfg.workgroup.clone(),
-                            address: self.cfg.address,
-                            master: master.clone(),
-                        },
-                    );
-                    // Announce the backup bit soon.
-                    self.next_announce = now;
-                }
-                self.backup = Some(Peer {
-                    name: master,
-                    address: rx.source_ip,
-                    next_sync: now,
-                    dies: None,
-                });
+                // As Samba's nmbd: we never become a backup browser. One
+                // must answer NetServerEnum2 itself, and clients that pick
+                // us from the master's backup list would then fail.
+                self.log(
+                    out,
+                    Event::BecomeBackupIgnored {
+                        workgroup: self.cfg.workgroup.clone(),
+                        master: rx.source.name_str(),
+                        browser,
+                    },
+                );
             }
             BrowseFrame::DomainAnnouncement(a) if rx.destination == NbName::msbrowse() => {
                 self.list.domain_announcement(now, &a, rx.source_ip);
@@ -918,9 +869,6 @@ impl Browser {
             BrowseFrame::ResetStateRequest { options } => {
                 if options & reset::CLEAR_ALL != 0 {
                     self.list.clear();
-                }
-                if options & reset::STOP != 0 {
-                    self.stop_backup("reset requested", out);
                 }
                 if options & (reset::STOP_MASTER | reset::STOP) != 0 && self.role != Role::NotMaster
                 {
@@ -1001,11 +949,11 @@ impl Browser {
     }
 
     /// Syncs that are due: as domain master with each local master, as
-    /// local master with the domain master, as backup with the master.
+    /// local master with the domain master.
     fn sync_timers(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.local_masters
             .retain(|p| p.dies.is_none_or(|d| d > now));
-        for p in self.local_masters.iter_mut().chain(self.backup.as_mut()) {
+        for p in &mut self.local_masters {
             if now >= p.next_sync {
                 p.next_sync = now + SYNC_INTERVAL;
                 out.push(Action::Sync {
@@ -1134,8 +1082,7 @@ impl Browser {
         };
         let wanted = (self.is_domain_master() && self.local_masters.iter().any(|p| p.name == from))
             || (self.is_local_master()
-                && self.domain_master.as_ref().is_some_and(|(n, _)| n == from))
-            || self.backup.as_ref().is_some_and(|p| p.name == from);
+                && self.domain_master.as_ref().is_some_and(|(n, _)| n == from));
         if !wanted {
             return;
         }
@@ -1156,19 +1103,6 @@ impl Browser {
                 workgroups,
             },
         );
-    }
-
-    fn stop_backup(&mut self, reason: &'static str, out: &mut Vec<Action>) {
-        if self.backup.take().is_some() {
-            self.log(
-                out,
-                Event::NoLongerBackup {
-                    workgroup: self.cfg.workgroup.clone(),
-                    address: self.cfg.address,
-                    reason,
-                },
-            );
-        }
     }
 
     fn announcement(&self, server_type: u32, periodicity: Duration) -> Announcement {
@@ -1315,7 +1249,6 @@ impl Browser {
     fn became_master(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.role = Role::LocalMaster;
         self.won_before = true;
-        self.stop_backup("became local master", out);
         // nmbd_become_lmb.c reset_announce_timer: announce to the domain
         // master (found through WINS) at once.
         self.next_dmb_sync = (self.cfg.wins_client && !self.domain_master_now).then_some(now);
@@ -1366,7 +1299,7 @@ impl Browser {
         }
     }
 
-    fn name_lost(&mut self, name: NbName, out: &mut Vec<Action>) {
+    fn name_lost(&mut self, now: Instant, name: NbName, out: &mut Vec<Action>) {
         if !self.held.iter().any(|(n, _)| *n == name) {
             return;
         }
@@ -1374,6 +1307,10 @@ impl Browser {
             self.held.retain(|(n, _)| *n != name);
             self.domain_master_now = false;
             self.local_masters.clear();
+            // Another host is domain master now: find it.
+            if self.cfg.wins_client {
+                self.next_dmb_sync = Some(now);
+            }
             return;
         }
         self.held.retain(|(n, _)| *n != name);
@@ -1433,7 +1370,6 @@ impl Browser {
             });
         }
         self.election = None;
-        self.backup = None;
         self.stopped = true;
     }
 

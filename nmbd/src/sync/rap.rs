@@ -289,5 +289,11 @@ fn comment_at(data: &[u8], pointer: u32, converter: u16) -> String {
     if offset == 0 || offset >= data.len() {
         return String::new();
     }
-    oem_to_string(Reader::new(&data[offset..]).cstr())
+    // Many entries may point at one long unterminated string: read at
+    // most MAX_COMMENT bytes of it (Samba keeps 48 when it serves them).
+    let end = data.len().min(offset + MAX_COMMENT);
+    oem_to_string(Reader::new(&data[offset..end]).cstr())
 }
+
+/// The longest comment taken from a reply.
+pub const MAX_COMMENT: usize = 256;

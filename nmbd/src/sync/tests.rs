@@ -808,6 +808,30 @@ fn rap_unterminated_comment_stops_at_the_data() {
     assert_eq!(r.servers[0].comment, "abc");
 }
 
+#[test]
+fn rap_many_entries_on_one_long_comment_stay_small() {
+    // 1000 entries all pointing at one unterminated 32 KiB string: each
+    // takes at most MAX_COMMENT bytes of it.
+    let n = 1000u16;
+    let mut d = Vec::new();
+    let text = 26 * usize::from(n);
+    for _ in 0..n {
+        d.extend_from_slice(b"N\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x03\0\0\0");
+        d.extend_from_slice(&(text as u32).to_le_bytes());
+    }
+    d.extend(std::iter::repeat_n(b'x', 32 * 1024));
+    let mut p = vec![0, 0, 0, 0];
+    p.extend_from_slice(&n.to_le_bytes());
+    p.extend_from_slice(&n.to_le_bytes());
+    let r = NetServerEnumResponse::parse(&p, &d).unwrap();
+    assert_eq!(r.servers.len(), usize::from(n));
+    assert!(
+        r.servers
+            .iter()
+            .all(|s| s.comment.len() == rap::MAX_COMMENT)
+    );
+}
+
 // ---------------------------------------------------------------------
 // The client against scripted peers
 

@@ -495,7 +495,9 @@ fn parse_node_status(data: &[u8], rdlength: u16, scope: &str) -> Result<NodeStat
         .first()
         .ok_or(NbnsError::NodeStatusLength { rdlength, count: 0 })?;
     let names_end = 1 + usize::from(count) * NODE_NAME_LEN;
-    if data.len() != names_end + STATISTICS_LEN {
+    // The statistics may be short or padded (Samba reads only the
+    // names): what is there is kept, up to its 46 bytes.
+    if data.len() < names_end {
         return Err(NbnsError::NodeStatusLength { rdlength, count });
     }
     let names = data[1..names_end]
@@ -509,7 +511,9 @@ fn parse_node_status(data: &[u8], rdlength: u16, scope: &str) -> Result<NodeStat
         })
         .collect();
     let mut statistics = [0u8; STATISTICS_LEN];
-    statistics.copy_from_slice(&data[names_end..]);
+    let stats = &data[names_end..];
+    let n = stats.len().min(STATISTICS_LEN);
+    statistics[..n].copy_from_slice(&stats[..n]);
     Ok(NodeStatus { names, statistics })
 }
 

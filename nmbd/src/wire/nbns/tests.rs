@@ -241,11 +241,21 @@ fn bad_input() {
     assert_eq!(Packet::parse(&op), Err(NbnsError::UnknownOpcode(3)));
     // Node status with a count beyond its rdata.
     let mut ns = hex(STATUS_RESPONSE);
-    ns[56] = 6;
+    ns[56] = 8;
     assert!(matches!(
         Packet::parse(&ns),
-        Err(NbnsError::NodeStatusLength { count: 6, .. })
+        Err(NbnsError::NodeStatusLength { count: 8, .. })
     ));
+    // Short statistics (some devices): the names are taken, as by Samba.
+    let mut short = hex(STATUS_RESPONSE);
+    short.truncate(short.len() - 40);
+    let rdlength = u16::from_be_bytes([short[54], short[55]]) - 40;
+    short[54..56].copy_from_slice(&rdlength.to_be_bytes());
+    let p = Packet::parse(&short).unwrap();
+    let RData::NodeStatus(st) = &p.answers[0].rdata else {
+        panic!()
+    };
+    assert_eq!(st.names.len(), 5);
     // An over-long scope: labels past 255 bytes.
     let mut long = hex(STATUS_QUERY)[..45].to_vec();
     for _ in 0..5 {
