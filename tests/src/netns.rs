@@ -193,6 +193,12 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Its children first, while they are still its children: Samba's
+        // nmbd forks an asyncdns helper that ignores SIGTERM and would
+        // outlive it (it runs setsid itself, so no process group of ours).
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
