@@ -73,13 +73,15 @@ impl SambaSmbd {
                 conf: conf.clone(),
                 log: log.clone(),
             };
+            // Up when it says so, not when the port answers: another
+            // test's smbd may have won the port, and it would answer.
             let up = wait_for(Duration::from_secs(20), || {
                 if let Ok(Some(_)) = s.child.as_mut().expect("running").try_wait() {
                     return Some(false);
                 }
-                std::net::TcpStream::connect(("127.0.0.1", port))
-                    .ok()
-                    .map(|_| true)
+                s.log_text()
+                    .contains("waiting for connections")
+                    .then_some(true)
             });
             let text = s.log_text();
             match up {

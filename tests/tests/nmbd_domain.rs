@@ -17,24 +17,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use system_tests::netns::{Daemon, Lan};
+use system_tests::netns::{Daemon, Lan, nmbd_conf};
 use system_tests::{Scratch, bin, require_root, stdout, wait_for};
 
-/// An smb.conf for Samba's nmbd and smbd (or ours) under `dir`.
+/// An smb.conf for Samba's nmbd and smbd (or ours) under `dir`: a
+/// preferred local master with os level 65 on eth0, SMB1 allowed (lists
+/// are pulled over it), then `extra`.
 fn conf(dir: &Path, name: &str, extra: &str) -> PathBuf {
-    for d in ["state", "cache", "lock", "run", "priv"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let d = dir.display();
-    let path = dir.join("smb.conf");
-    std::fs::write(
-        &path,
-        format!(
-            "[global]\n workgroup = TESTGRP\n netbios name = {name}\n server string = {name} here\n interfaces = eth0\n bind interfaces only = yes\n local master = yes\n preferred master = yes\n os level = 65\n server min protocol = NT1\n state directory = {d}/state\n cache directory = {d}/cache\n lock directory = {d}/lock\n private dir = {d}/priv\n pid directory = {d}/run\n ncalrpc dir = {d}/run\n nmbd:socket dir = {d}/nmbd\n{extra}"
+    nmbd_conf(
+        dir,
+        "TESTGRP",
+        name,
+        &format!(
+            " server string = {name} here\n interfaces = eth0\n bind interfaces only = yes\n local master = yes\n preferred master = yes\n os level = 65\n server min protocol = NT1\n{extra}"
         ),
     )
-    .unwrap();
-    path
 }
 
 /// LAN A (ns1 the router and domain master, ns2 spare) and LAN B (ns1

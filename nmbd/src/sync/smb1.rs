@@ -261,25 +261,15 @@ impl Out {
     }
 }
 
-/// Byte offsets in the SMB1 header.
+/// Byte offsets in the SMB1 header: the datagram codec's (a mailslot
+/// write carries the same header); bytes start at 35 + 2 * word count,
+/// always an odd offset.
 pub mod hdr {
-    pub type Field = std::ops::Range<usize>;
-    pub const PROTOCOL: Field = 0..4;
-    pub const COMMAND: usize = 4;
-    pub const STATUS: Field = 5..9;
-    pub const FLAGS: usize = 9;
-    pub const FLAGS2: Field = 10..12;
-    pub const PID_HIGH: Field = 12..14;
-    pub const SIGNATURE: Field = 14..22;
-    pub const RESERVED: Field = 22..24;
-    pub const TID: Field = 24..26;
-    pub const PID: Field = 26..28;
-    pub const UID: Field = 28..30;
-    pub const MID: Field = 30..32;
-    pub const LEN: usize = MID.end;
-    /// Where the word count is; bytes start at 35 + 2 * count, always an
-    /// odd offset.
-    pub const WORD_COUNT: usize = LEN;
+    pub use crate::wire::dgram::smb_field::{
+        COMMAND, FLAGS, FLAGS2, Field, MID, PID, PID_HIGH, PROTOCOL, RESERVED, SIGNATURE, STATUS,
+        TID, UID, WORD_COUNT,
+    };
+    pub const LEN: usize = crate::wire::dgram::smb_field::HEADER_LEN;
 }
 
 pub const PROTOCOL: [u8; 4] = *b"\xffSMB";
